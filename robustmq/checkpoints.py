@@ -1,0 +1,385 @@
+"""Checkpoints: weights in safetensors, with the configuration needed to rebuild the model.
+
+A RobustMQ checkpoint is one ``.safetensors`` file whose string metadata holds
+``format`` (``robustmq-checkpoint``), ``format_version``, ``config`` (JSON: arch, num_classes,
+width, mean, std, quantizer, bits, policy), ``meta`` (JSON: whatever the caller passed, e.g.
+profile, dataset, training recipe, accuracy), ``robustmq_version`` and ``weights_sha256`` (a hash
+of the tensors, so a damaged file is detected). Plain state_dicts (torchvision-style ``.pth`` or
+``.safetensors``) load too when the caller names the architecture and quantization; ``.pth`` files
+are read with ``torch.load(weights_only=True)`` and never unpickle code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import struct
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from robustmq._version import __version__
+from robustmq.exceptions import (
+    CheckpointMismatchError,
+    CheckpointNotFoundError,
+    CorruptCheckpointError,
+    InvalidOptionError,
+    StateDictKeysError,
+    UnsafeCheckpointError,
+)
+from robustmq.models import create_model
+from robustmq.quant import quantize_model
+
+FORMAT = "robustmq-checkpoint"
+FORMAT_VERSION = "1"
+#: The quantizer name of a float model.
+FLOAT = "fp32"
+#: Keys of ``config`` a caller may pin when loading (a mismatch is an error).
+CONFIG_KEYS = ("arch", "num_classes", "width", "quantizer", "bits", "policy")
+_LISTED = 5  # how many offending keys an error message lists
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def state_dict_sha256(state_dict: Mapping[str, Tensor]) -> str:
+    """Hex sha256 of a state_dict's names, dtypes, shapes and bytes, independent of key order."""
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        t = state_dict[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def model_config(model: nn.Module) -> dict[str, Any]:
+    """The full configuration of a model built by ``create_model`` (and ``quantize_model``)."""
+    config = getattr(model, "robustmq_config", None)
+    if not isinstance(config, dict):
+        raise InvalidOptionError(
+            f"model ({type(model).__name__}) has no robustmq_config; expected a model built by "
+            "robustmq.create_model (optionally converted by robustmq.quantize_model)"
+        )
+    full = dict(config)
+    full.setdefault("quantizer", FLOAT)
+    full.setdefault("bits", 32)
+    full.setdefault("policy", None)
+    return full
+
+
+def save_checkpoint(model: nn.Module, path: str | os.PathLike[str], **meta: Any) -> Path:
+    """Write ``model``'s weights and configuration (plus ``meta``) to ``path`` atomically.
+
+    ``meta`` must be JSON-serialisable (profile, dataset, training recipe, metrics...).
+    Returns the path written.
+    """
+    path = Path(path)
+    config = model_config(model)
+    try:
+        meta_json = json.dumps(meta, sort_keys=True)
+    except TypeError as exc:
+        raise InvalidOptionError(
+            f"checkpoint meta for {path} is not JSON-serialisable: {exc}"
+        ) from exc
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": json.dumps(config, sort_keys=True),
+        "meta": meta_json,
+        "robustmq_version": __version__,
+        "torch_version": torch.__version__,
+        "weights_sha256": state_dict_sha256(tensors),
+    }
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def read_checkpoint_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The decoded metadata of a RobustMQ checkpoint (``config`` and ``meta`` as dicts)."""
+    path = _existing_file(path)
+    if _sniff(path) != "safetensors":
+        raise CorruptCheckpointError(f"{path}: not a safetensors file, so it has no metadata")
+    return _decode_metadata(path, _safetensors_metadata(path))
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    arch: str | None = None,
+    quantizer: str | None = None,
+    bits: int | None = None,
+    policy: str | None = None,
+    num_classes: int | None = None,
+    width: float | None = None,
+    device: str | torch.device = "cpu",
+    verify: bool = True,
+) -> nn.Module:
+    """Rebuild the model stored at ``path``, load its weights, and return it in eval mode.
+
+    For a RobustMQ checkpoint every given keyword must agree with the stored configuration
+    (:class:`CheckpointMismatchError` otherwise). For a plain state_dict (``.pth``/``.pt`` read with
+    ``weights_only=True``, or a ``.safetensors`` without RobustMQ metadata) ``arch`` is required and
+    ``quantizer`` defaults to ``"fp32"``. ``verify`` checks the stored weights hash. The model's
+    ``robustmq_checkpoint`` attribute holds the path, file sha256, config and meta.
+    """
+    path = _existing_file(path)
+    kind = _sniff(path)
+    requested = {
+        "arch": arch,
+        "quantizer": quantizer,
+        "bits": bits,
+        "policy": policy,
+        "num_classes": num_classes,
+        "width": width,
+    }
+    meta: dict[str, Any] = {}
+    if kind == "safetensors":
+        raw = _safetensors_metadata(path)
+        state_dict = _safetensors_tensors(path)
+        if raw.get("format") == FORMAT:
+            stored = _decode_metadata(path, raw)
+            config, meta = stored["config"], stored["meta"]
+            _check_requested(path, config, requested)
+            if verify and raw.get("weights_sha256") != state_dict_sha256(state_dict):
+                raise CorruptCheckpointError(
+                    f"{path}: the weights do not match the sha256 recorded when the checkpoint "
+                    "was saved; the file was modified or damaged"
+                )
+        else:
+            config = _config_from_request(path, requested)
+    else:
+        state_dict = _torch_state_dict(path)
+        config = _config_from_request(path, requested)
+
+    model = _build(path, config)
+    _load_state_dict(path, model, state_dict)
+    model.eval().to(device)
+    model.robustmq_checkpoint = {  # type: ignore[assignment]
+        "path": str(path),
+        "sha256": file_sha256(path),
+        "config": config,
+        "meta": meta,
+    }
+    return model
+
+
+# -- reading files -------------------------------------------------------------------------
+
+
+def _existing_file(path: str | os.PathLike[str]) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise CheckpointNotFoundError(
+            f"checkpoint {p} does not exist; expected a .safetensors or .pth file"
+        )
+    if not p.is_file():
+        raise CheckpointNotFoundError(
+            f"checkpoint {p} is a {'folder' if p.is_dir() else 'special file'}; expected a file"
+        )
+    return p
+
+
+def _sniff(path: Path) -> str:
+    """'safetensors', 'torch-zip' or 'torch-pickle' from the file's first bytes; else an error."""
+    with open(path, "rb") as f:
+        head = f.read(1024)
+    if not head:
+        raise CorruptCheckpointError(f"{path}: the file is empty; expected a checkpoint")
+    text = head.lstrip().lower()
+    if (
+        text.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body"))
+        or b"<html" in text[:512]
+    ):
+        raise CorruptCheckpointError(
+            f"{path}: this is an HTML page, not a checkpoint (a download that returned a web "
+            "page, e.g. a login or error page); expected .safetensors or torch.save output"
+        )
+    if head.startswith(b"PK\x03\x04"):
+        return "torch-zip"
+    if head[:1] == b"\x80":
+        return "torch-pickle"
+    if len(head) >= 9 and head[8:9] == b"{":
+        return "safetensors"
+    raise CorruptCheckpointError(
+        f"{path}: unrecognised file format (first bytes {head[:16]!r}); expected a safetensors "
+        "file or a torch.save file"
+    )
+
+
+def _safetensors_metadata(path: Path) -> dict[str, str]:
+    with open(path, "rb") as f:
+        prefix = f.read(8)
+        size = os.fstat(f.fileno()).st_size
+        (n,) = struct.unpack("<Q", prefix)
+        if n > size - 8:
+            raise CorruptCheckpointError(
+                f"{path}: truncated safetensors file (header says {n} bytes, the file has "
+                f"{size - 8} after the length field)"
+            )
+        try:
+            header = json.loads(f.read(n))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CorruptCheckpointError(f"{path}: corrupt safetensors header ({exc})") from exc
+    metadata = header.get("__metadata__", {}) if isinstance(header, dict) else {}
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def _safetensors_tensors(path: Path) -> dict[str, Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CorruptCheckpointError(
+            f"{path}: unreadable safetensors file, truncated or corrupt ({exc})"
+        ) from exc
+
+
+def _decode_metadata(path: Path, raw: Mapping[str, str]) -> dict[str, Any]:
+    try:
+        config = json.loads(raw["config"])
+        meta = json.loads(raw.get("meta", "{}"))
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise CorruptCheckpointError(f"{path}: corrupt RobustMQ metadata ({exc!r})") from exc
+    return {**raw, "config": config, "meta": meta}
+
+
+def _torch_state_dict(path: Path) -> dict[str, Tensor]:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise UnsafeCheckpointError(
+            f"{path}: refused to unpickle it: the file holds objects other than tensors and plain "
+            f"containers (possibly code), which was not executed ({str(exc).splitlines()[0]})"
+        ) from exc
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise CorruptCheckpointError(
+            f"{path}: unreadable torch file, truncated or corrupt ({exc})"
+        ) from exc
+    for key in ("state_dict", "model", "model_state_dict"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+            break
+    if not isinstance(obj, dict) or not all(isinstance(v, Tensor) for v in obj.values()):
+        raise CorruptCheckpointError(
+            f"{path}: expected a state_dict (a dict of tensors, optionally under 'state_dict' or "
+            f"'model'), found {type(obj).__name__}"
+        )
+    if obj and all(k.startswith("module.") for k in obj):  # saved from DataParallel
+        obj = {k.removeprefix("module."): v for k, v in obj.items()}
+    return obj
+
+
+# -- building the model -------------------------------------------------------------------
+
+
+def _normalise(key: str, value: Any) -> Any:
+    if key == "quantizer" and value in (None, FLOAT):
+        return FLOAT
+    if key == "width" and value is not None:
+        return float(value)
+    return value
+
+
+def _check_requested(path: Path, config: Mapping[str, Any], requested: Mapping[str, Any]) -> None:
+    for key, want in requested.items():
+        if want is None:
+            continue
+        have = _normalise(key, config.get(key))
+        if key == "bits" and config.get("quantizer") in (None, FLOAT):
+            have = 32
+        if _normalise(key, want) != have:
+            raise CheckpointMismatchError(
+                f"{path}: checkpoint has {key}={have!r} but {key}={want!r} was requested"
+            )
+
+
+def _config_from_request(path: Path, requested: Mapping[str, Any]) -> dict[str, Any]:
+    if requested["arch"] is None:
+        raise CheckpointMismatchError(
+            f"{path} is a plain state_dict without RobustMQ metadata; pass arch= (and quantizer=, "
+            "bits= for a quantized model) to load it"
+        )
+    quantizer = _normalise("quantizer", requested["quantizer"])
+    if quantizer != FLOAT and requested["bits"] is None:
+        raise CheckpointMismatchError(f"{path}: quantizer={quantizer!r} needs bits= as well")
+    return {
+        "arch": requested["arch"],
+        "num_classes": requested["num_classes"] or 1000,
+        "width": requested["width"] or 1.0,
+        "quantizer": quantizer,
+        "bits": 32 if quantizer == FLOAT else requested["bits"],
+        "policy": None if quantizer == FLOAT else requested["policy"] or "academic",
+    }
+
+
+def _build(path: Path, config: Mapping[str, Any]) -> nn.Module:
+    kwargs = {k: config[k] for k in ("mean", "std") if k in config}
+    model = create_model(
+        config["arch"], num_classes=config["num_classes"], width=config["width"], **kwargs
+    )
+    if _normalise("quantizer", config.get("quantizer")) != FLOAT:
+        model = quantize_model(
+            model, config["quantizer"], config["bits"], config.get("policy") or "academic"
+        )
+    return model
+
+
+def _load_state_dict(path: Path, model: nn.Module, state_dict: Mapping[str, Tensor]) -> None:
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    wrong = [
+        f"{k} {tuple(state_dict[k].shape)} (expected {tuple(v.shape)})"
+        for k, v in expected.items()
+        if k in state_dict and state_dict[k].shape != v.shape
+    ]
+    if missing or unexpected or wrong:
+        parts = []
+        for label, keys in (
+            ("missing", missing),
+            ("unexpected", unexpected),
+            ("wrong shape", wrong),
+        ):
+            if keys:
+                more = f" (+{len(keys) - _LISTED} more)" if len(keys) > _LISTED else ""
+                parts.append(f"{label} {len(keys)}: {', '.join(keys[:_LISTED])}{more}")
+        hint = ""
+        if missing and all("_quantizer." in k for k in missing):
+            hint = (
+                "; these are quantizer parameters: float weights load with quantizer='fp32', then "
+                "quantize_model() and calibrate or fine-tune"
+            )
+        config = getattr(model, "robustmq_config", {})
+        raise StateDictKeysError(
+            f"{path}: state_dict does not fit {config.get('arch')} "
+            f"({config.get('quantizer', FLOAT)}, bits={config.get('bits', 32)}): "
+            + "; ".join(parts)
+            + hint
+        )
+    model.load_state_dict(state_dict, strict=True)

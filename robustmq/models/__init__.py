@@ -1,0 +1,124 @@
+"""Image-classifier architectures: build them by name with :func:`create_model`.
+
+Every model takes float images in ``[0, 1]`` (NCHW), normalizes them with its own non-persistent
+``input_mean``/``input_std`` buffers, returns logits, and is ``torch.fx.symbolic_trace``-able.
+At ``width == 1`` its ``state_dict`` is interchangeable with the torchvision model's.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from robustmq.exceptions import InvalidOptionError
+from robustmq.models import mobilenet, regnet, resnet  # noqa: F401 - registers the architectures
+from robustmq.models.normalize import IMAGENET_MEAN, IMAGENET_STD, NormalizedInputMixin
+from robustmq.models.registry import MODELS, register_model
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "MODELS",
+    "NormalizedInputMixin",
+    "create_model",
+    "list_models",
+    "model_config",
+    "register_model",
+]
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Sorted names of the registered architectures matching the shell-style ``pattern``."""
+    return MODELS.names(pattern)
+
+
+def create_model(
+    name: str,
+    num_classes: int = 1000,
+    width: float = 1.0,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+) -> nn.Module:
+    """A freshly initialised float model ``name`` (train mode, CPU, float32).
+
+    Raises :class:`~robustmq.exceptions.UnknownModelError` (listing the names and suggesting close
+    ones) for an unknown ``name``, and :class:`~robustmq.exceptions.InvalidOptionError` when
+    ``num_classes`` is not an int >= 2, ``width`` is not a number in ``(0, 1]``, or ``mean``/``std``
+    are not 3 finite numbers (``std`` > 0). The model carries ``model.robustmq_config``, a
+    JSON-able dict ``{"arch", "num_classes", "width", "mean", "std"}`` of the options it was
+    built with.
+    """
+    factory = MODELS.get(name)
+    num_classes = _check_num_classes(num_classes)
+    width = _check_width(width)
+    mean_values = _check_channels("mean", mean, positive=False)
+    std_values = _check_channels("std", std, positive=True)
+    model = factory(num_classes=num_classes, width=width, mean=mean_values, std=std_values)
+    config: dict[str, Any] = {
+        "arch": name,
+        "num_classes": num_classes,
+        "width": width,
+        "mean": mean_values,
+        "std": std_values,
+    }
+    setattr(model, "robustmq_config", config)  # noqa: B010 - nn.Module has no such attribute
+    return model
+
+
+def model_config(model: nn.Module) -> dict[str, Any]:
+    """A copy of ``model.robustmq_config`` (typed, unlike the attribute on ``nn.Module``).
+
+    Raises ``AttributeError`` naming the class when ``model`` was not built by
+    :func:`create_model` (or carries no such dict).
+    """
+    config = model.__dict__.get("robustmq_config")
+    if not isinstance(config, dict):
+        raise AttributeError(
+            f"{type(model).__name__} has no robustmq_config dict; "
+            "build the model with robustmq.models.create_model"
+        )
+    return copy.deepcopy(config)
+
+
+def _invalid(option: str, value: object, expected: str) -> InvalidOptionError:
+    return InvalidOptionError(
+        f"{option}={value!r} ({type(value).__name__}) is invalid; expected {expected}"
+    )
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_num_classes(value: object) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or int(value) < 2:
+        raise _invalid("num_classes", value, "an integer >= 2")
+    return int(value)
+
+
+def _check_width(value: object) -> float:
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0 < float(value) <= 1:
+        raise _invalid("width", value, "a float in (0, 1]")
+    return float(value)
+
+
+def _check_channels(option: str, value: object, positive: bool) -> list[float]:
+    expected = "3 finite " + ("positive floats" if positive else "floats") + " (R, G, B)"
+    items: object = value.tolist() if isinstance(value, torch.Tensor) else value
+    if (
+        isinstance(items, (str, bytes))
+        or not isinstance(items, Sequence)
+        or len(items) != 3
+        or not all(_is_real(v) and math.isfinite(v) for v in items)
+    ):
+        raise _invalid(option, value, expected)
+    floats = [float(v) for v in items]
+    if positive and not all(v > 0 for v in floats):
+        raise _invalid(option, value, expected)
+    return floats

@@ -1,0 +1,72 @@
+"""DoReFa-Net quantization (Zhou et al. 2016, arXiv 1606.06160).
+
+Weights: ``tanh(w) / (2 max|tanh(w)|) + 1/2`` quantized to k bits on [0, 1], mapped to [-1, 1].
+Activations: non-negative inputs are clipped to [0, 1] and quantized to k bits (the paper).
+Signed inputs (which the paper does not cover: the normalized image, MobileNetV2's linear
+bottlenecks) are clipped to [-r, r] on the symmetric k-bit grid, with the fixed range r set once
+by calibration to the largest |x| observed (default 1 before calibration); r is a buffer, never
+learned.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from robustmq.quant.base import Quantizer, QuantizerFamily, register_quantizer
+from robustmq.quant.functional import clip_quantize, dorefa_weight
+
+
+class DoReFaWeightQuantizer(Quantizer):
+    """DoReFa weight quantizer (stateless)."""
+
+    def __init__(self, bits: int) -> None:
+        super().__init__(bits, signed=True)
+
+    def quantize(self, x: Tensor) -> Tensor:
+        return dorefa_weight(x, self.bits)
+
+
+class DoReFaActivationQuantizer(Quantizer):
+    """DoReFa activation quantizer: [0, 1] for non-negative inputs, [-r, r] for signed ones."""
+
+    range: Tensor
+
+    def __init__(self, bits: int, signed: bool) -> None:
+        super().__init__(bits, signed)
+        self.register_buffer("range", torch.tensor(1.0))
+        self._observed_max = 0.0
+
+    def quantize(self, x: Tensor) -> Tensor:
+        return clip_quantize(x, self.range if self.signed else 1.0, self.bits, self.signed)
+
+    def grid(self) -> tuple[float | Tensor, int, int]:
+        if self.signed:
+            m = 2 ** (self.bits - 1) - 1
+            return self.range / m, -m, m
+        n = 2**self.bits - 1
+        return 1.0 / n, 0, n
+
+    def observe(self, x: Tensor) -> None:
+        if self.signed:
+            self._observed_max = max(self._observed_max, float(x.abs().max()))
+
+    def finish_calibration(self) -> None:
+        if self.signed and self._observed_max > 0:
+            self.range.fill_(self._observed_max)
+        self._observed_max = 0.0
+
+
+@register_quantizer("dorefa")
+class DoReFa(QuantizerFamily):
+    """DoReFa weights and fixed-range activations."""
+
+    description = "DoReFa-Net: tanh-normalized weights, activations clipped to [0, 1]"
+
+    @classmethod
+    def weight_quantizer(cls, weight: Tensor, bits: int) -> Quantizer:
+        return DoReFaWeightQuantizer(bits)
+
+    @classmethod
+    def activation_quantizer(cls, bits: int, signed: bool) -> Quantizer:
+        return DoReFaActivationQuantizer(bits, signed)

@@ -1,0 +1,70 @@
+"""PACT quantization (Choi et al. 2018, arXiv 1805.06085).
+
+Activations: ``y = clip(x, 0, alpha)`` with a learnable alpha per layer, quantized to k bits on
+[0, alpha]; alpha's gradient is 1 where ``x >= alpha`` (the paper's eq. 3). Signed inputs use the
+symmetric variant ``clip(x, -alpha, alpha)``. Weights are quantized as in DoReFa, as the PACT paper
+does. Alpha starts at 10 (the paper's "large value") and calibration, when run, sets it to the
+99.9th percentile of the observed input (of |x| when signed), which lets short fine-tuning converge.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from robustmq.quant.base import Quantizer, QuantizerFamily, register_quantizer
+from robustmq.quant.dorefa import DoReFaWeightQuantizer
+from robustmq.quant.functional import pact_quantize
+
+#: Initial clipping level before calibration (PACT paper: a large value).
+PACT_ALPHA_INIT = 10.0
+#: Quantile of the observed input that calibration gives alpha.
+PACT_CALIBRATION_QUANTILE = 0.999
+_MAX_QUANTILE_SAMPLES = 1 << 20
+
+
+class PACTActivationQuantizer(Quantizer):
+    """PACT activation quantizer with a learnable clipping level ``alpha``."""
+
+    def __init__(self, bits: int, signed: bool, alpha: float = PACT_ALPHA_INIT) -> None:
+        super().__init__(bits, signed)
+        self.alpha = nn.Parameter(torch.tensor(float(alpha)))
+        self._observed: float = 0.0
+
+    def quantize(self, x: Tensor) -> Tensor:
+        return pact_quantize(x, self.alpha, self.bits, self.signed)
+
+    def grid(self) -> tuple[float | Tensor, int, int]:
+        alpha = self.alpha.detach()
+        if self.signed:
+            m = 2 ** (self.bits - 1) - 1
+            return alpha / m, -m, m
+        n = 2**self.bits - 1
+        return alpha / n, 0, n
+
+    def observe(self, x: Tensor) -> None:
+        v = (x.abs() if self.signed else x).flatten().float()
+        if v.numel() > _MAX_QUANTILE_SAMPLES:  # deterministic subsample: torch.quantile's limit
+            v = v[:: v.numel() // _MAX_QUANTILE_SAMPLES + 1]
+        self._observed = max(self._observed, float(torch.quantile(v, PACT_CALIBRATION_QUANTILE)))
+
+    def finish_calibration(self) -> None:
+        if self._observed > 0:
+            with torch.no_grad():
+                self.alpha.fill_(self._observed)
+        self._observed = 0.0
+
+
+@register_quantizer("pact")
+class PACT(QuantizerFamily):
+    """PACT activations with DoReFa weights."""
+
+    description = "PACT: learnable activation clipping alpha, DoReFa weights"
+
+    @classmethod
+    def weight_quantizer(cls, weight: Tensor, bits: int) -> Quantizer:
+        return DoReFaWeightQuantizer(bits)
+
+    @classmethod
+    def activation_quantizer(cls, bits: int, signed: bool) -> Quantizer:
+        return PACTActivationQuantizer(bits, signed)
