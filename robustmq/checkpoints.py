@@ -16,7 +16,6 @@ import json
 import os
 import pickle
 import struct
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from robustmq._fs import atomic_path
 from robustmq._version import __version__
 from robustmq.exceptions import (
     CheckpointMismatchError,
@@ -90,7 +90,7 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike[str], **meta: Any)
     config = model_config(model)
     try:
         meta_json = json.dumps(meta, sort_keys=True)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise InvalidOptionError(
             f"checkpoint meta for {path} is not JSON-serialisable: {exc}"
         ) from exc
@@ -107,14 +107,8 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike[str], **meta: Any)
     from safetensors.torch import save_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
     return path
 
 
@@ -220,10 +214,16 @@ def _sniff(path: Path) -> str:
         )
     if head.startswith(b"PK\x03\x04"):
         return "torch-zip"
+    # safetensors: an 8-byte little-endian header length, then the JSON header. Checked before
+    # the pickle marker, since a header length may well end in the byte 0x80.
+    if len(head) >= 9 and head[8:9] == b"{":
+        (n,) = struct.unpack("<Q", head[:8])
+        if n <= path.stat().st_size - 8:
+            return "safetensors"
     if head[:1] == b"\x80":
         return "torch-pickle"
     if len(head) >= 9 and head[8:9] == b"{":
-        return "safetensors"
+        return "safetensors"  # header length beyond the file: reported as truncated later
     raise CorruptCheckpointError(
         f"{path}: unrecognised file format (first bytes {head[:16]!r}); expected a safetensors "
         "file or a torch.save file"
@@ -242,8 +242,10 @@ def _safetensors_metadata(path: Path) -> dict[str, str]:
             )
         try:
             header = json.loads(f.read(n))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CorruptCheckpointError(f"{path}: corrupt safetensors header ({exc})") from exc
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise CorruptCheckpointError(
+                f"{path}: corrupt safetensors header ({type(exc).__name__})"
+            ) from exc
     metadata = header.get("__metadata__", {}) if isinstance(header, dict) else {}
     return metadata if isinstance(metadata, dict) else {}
 
@@ -264,8 +266,16 @@ def _decode_metadata(path: Path, raw: Mapping[str, str]) -> dict[str, Any]:
     try:
         config = json.loads(raw["config"])
         meta = json.loads(raw.get("meta", "{}"))
-    except (KeyError, json.JSONDecodeError) as exc:
+    except (KeyError, json.JSONDecodeError, RecursionError) as exc:
         raise CorruptCheckpointError(f"{path}: corrupt RobustMQ metadata ({exc!r})") from exc
+    required = ("arch", "num_classes", "width")
+    if not isinstance(config, dict) or any(k not in config for k in required):
+        raise CorruptCheckpointError(
+            f"{path}: corrupt RobustMQ metadata: 'config' must be an object with "
+            f"{', '.join(required)}; found {str(config)[:80]!r}"
+        )
+    if not isinstance(meta, dict):
+        raise CorruptCheckpointError(f"{path}: corrupt RobustMQ metadata: 'meta' is not an object")
     return {**raw, "config": config, "meta": meta}
 
 

@@ -34,6 +34,11 @@ class UnknownNameError(RobustMQError, KeyError):
         self.available = choices
         self.suggestions = close
 
+    def __reduce__(
+        self,
+    ) -> tuple[type, tuple[str, object, list[str]]]:  # picklable across processes
+        return (type(self), (self.kind, self.name, self.available))
+
 
 class UnknownModelError(UnknownNameError):
     """An architecture name that is not registered."""
@@ -56,6 +61,14 @@ class InvalidBitsError(InvalidOptionError):
             "expected an integer in 2..8, or 32 for floating point"
         )
         self.bits = bits
+        self.option = option
+
+    def __reduce__(self) -> tuple[type, tuple[object, str]]:  # picklable across processes
+        return (type(self), (self.bits, self.option))
+
+
+class DuplicateNameError(RobustMQError, ValueError):
+    """A registry already holds an entry under that name."""
 
 
 class CheckpointError(RobustMQError):

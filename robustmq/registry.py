@@ -6,7 +6,7 @@ import fnmatch
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
-from robustmq.exceptions import UnknownNameError
+from robustmq.exceptions import DuplicateNameError, UnknownNameError
 
 T = TypeVar("T")
 
@@ -24,7 +24,7 @@ class Registry(Generic[T]):
 
         def decorator(entry: T) -> T:
             if name in self._entries:
-                raise ValueError(f"{self.kind} {name!r} is already registered")
+                raise DuplicateNameError(f"{self.kind} {name!r} is already registered")
             self._entries[name] = entry
             return entry
 
