@@ -101,7 +101,7 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike[str], **meta: Any)
         "config": json.dumps(config, sort_keys=True),
         "meta": meta_json,
         "robustmq_version": __version__,
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
         "weights_sha256": state_dict_sha256(tensors),
     }
     from safetensors.torch import save_file

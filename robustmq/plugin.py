@@ -1,8 +1,26 @@
-"""The RobustMQ pytest plugin (entry point ``pytest11``): options and markers of the benchmark."""
+"""The RobustMQ pytest plugin (entry point ``pytest11``).
+
+Hooks stay thin: options build :class:`BenchSettings`; the fixtures ``rmq_context`` (one per
+process) and ``rmq`` (one per cell) give cells their model, data and a way to record; the
+controller's :class:`ResultsCollector` gathers records from test reports, writes the result files
+and prints the table.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import pytest
+
+from robustmq.benchmark.session import ResultsCollector
+from robustmq.benchmark.settings import BenchSettings
+from robustmq.benchmark.table import build_table, render_text
+from robustmq.exceptions import RobustMQError
+
+if TYPE_CHECKING:  # the context pulls in data and models: imported when a cell first needs it
+    from robustmq.benchmark.context import BenchContext, CellRun
 
 #: Markers the benchmark uses, one per noise family.
 MARKERS = {
@@ -12,17 +30,151 @@ MARKERS = {
     "systematic": "systematic-noise benchmark cells",
 }
 
+collector_key = pytest.StashKey[ResultsCollector]()
+settings_key = pytest.StashKey[BenchSettings]()
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("robustmq", "RobustMQ robustness benchmark")
-    group.addoption(
-        "--rmq-seed",
-        type=int,
-        default=0,
-        help="seed of every random choice of the benchmark (default: 0)",
+    add = group.addoption
+    add(
+        "--rmq-profile",
+        default="synthetic",
+        help="profile: synthetic, cifar10 or imagenet (default: synthetic)",
     )
+    add(
+        "--rmq-data-root",
+        default=None,
+        help="data folder of the profile (default: generated for synthetic; required otherwise)",
+    )
+    add(
+        "--rmq-checkpoints",
+        default=None,
+        help="checkpoint folder, or a pattern such as '{arch}-{quantizer}-{bits}bit.safetensors' "
+        "(default: the profile's zoo in the cache, built on demand where the profile allows)",
+    )
+    add(
+        "--rmq-zoo-root",
+        default=None,
+        help="folder of the checkpoint zoo (default: $ROBUSTMQ_HOME/zoo/<profile>)",
+    )
+    add(
+        "--rmq-device",
+        default="auto",
+        help="torch device for evaluation (default: auto = cuda when present, else cpu)",
+    )
+    add(
+        "--rmq-n-samples",
+        type=int,
+        default=None,
+        help="evaluation images in all, spread evenly over the classes "
+        "(default: the profile's: synthetic 500, cifar10 1000, imagenet 5000)",
+    )
+    add("--rmq-batch-size", type=int, default=128, help="evaluation batch size (default: 128)")
+    add("--rmq-seed", type=int, default=0, help="seed of every random choice (default: 0)")
+    add(
+        "--rmq-output",
+        default="benchmark-results",
+        help="folder for results.json, results.csv, table.md (default: benchmark-results)",
+    )
+    add(
+        "--rmq-strict",
+        action="store_true",
+        default=False,
+        help="a missing checkpoint fails its cell instead of skipping it (default: off)",
+    )
+
+
+def _settings(config: pytest.Config) -> BenchSettings:
+    device = config.getoption("rmq_device")
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        return BenchSettings(
+            profile=config.getoption("rmq_profile"),
+            data_root=config.getoption("rmq_data_root"),
+            checkpoints=config.getoption("rmq_checkpoints"),
+            zoo_root=config.getoption("rmq_zoo_root"),
+            device=device,
+            n_samples=config.getoption("rmq_n_samples"),
+            batch_size=config.getoption("rmq_batch_size"),
+            seed=config.getoption("rmq_seed"),
+            output=config.getoption("rmq_output"),
+            strict=config.getoption("rmq_strict"),
+        )
+    except RobustMQError as exc:
+        raise pytest.UsageError(str(exc)) from exc
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    settings = _settings(config)
+    config.stash[settings_key] = settings
+    is_worker = hasattr(config, "workerinput")
+    config.stash[collector_key] = ResultsCollector(settings, writes=not is_worker)
+    config.pluginmanager.register(_ReportHooks(config), "robustmq-results")
+
+
+def _announcer(config: pytest.Config) -> Callable[[str], None]:
+    def announce(message: str) -> None:
+        reporter = config.pluginmanager.getplugin("terminalreporter")
+        if reporter is None:
+            return
+        capture = config.pluginmanager.getplugin("capturemanager")
+        guard = capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
+        with guard:
+            reporter.write_line(message)
+
+    return announce
+
+
+@pytest.fixture(scope="session")
+def rmq_context(pytestconfig: pytest.Config) -> BenchContext:
+    """The process's benchmark context (settings, cached models and data)."""
+    from robustmq.benchmark.context import BenchContext
+
+    return BenchContext(pytestconfig.stash[settings_key], _announcer(pytestconfig))
+
+
+@pytest.fixture
+def rmq(rmq_context: BenchContext, request: pytest.FixtureRequest) -> CellRun:
+    """The current cell's handle: ``load(spec)``, ``eval_data()``, ``record(...)``."""
+    from robustmq.benchmark.context import CellRun
+
+    return CellRun(rmq_context, request)
+
+
+def _collector(config: pytest.Config) -> ResultsCollector | None:
+    return config.stash.get(collector_key, None)
+
+
+class _ReportHooks:
+    """Hooks that need the config: registered per session in ``pytest_configure``."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        collector = _collector(self.config)
+        if collector is not None and report.when == "call":
+            collector.add_report(report)
+
+    @pytest.hookimpl
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        collector = _collector(self.config)
+        if collector is not None:
+            collector.finish()
+
+    @pytest.hookimpl
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        collector = _collector(self.config)
+        if collector is None or not collector.records or not collector.writes:
+            return
+        terminalreporter.section("robustmq benchmark")
+        for line in render_text(build_table(collector.records.values())):
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"results written to {collector.output}/")

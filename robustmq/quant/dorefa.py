@@ -1,11 +1,14 @@
 """DoReFa-Net quantization (Zhou et al. 2016, arXiv 1606.06160).
 
 Weights: ``tanh(w) / (2 max|tanh(w)|) + 1/2`` quantized to k bits on [0, 1], mapped to [-1, 1].
-Activations: non-negative inputs are clipped to [0, 1] and quantized to k bits (the paper).
-Signed inputs (which the paper does not cover: the normalized image, MobileNetV2's linear
-bottlenecks) are clipped to [-r, r] on the symmetric k-bit grid, with the fixed range r set once
-by calibration to the largest |x| observed (default 1 before calibration); r is a buffer, never
-learned.
+Activations: non-negative inputs are clipped to [0, 1] and quantized to k bits (the paper), after
+division by a fixed per-layer range r: ``r * quantize_k(clip(x / r, 0, 1))``. r is a buffer, never
+learned: 1 (exactly the paper) until calibration sets it to the 99.9th percentile of the float
+model's input. Dividing by r is the same as dividing the preceding BatchNorm's affine parameters by
+r, a re-parametrisation that lets QAT from float weights start from the float model's function
+instead of one whose activations are all saturated at 1. Signed inputs (which the paper does not
+cover: the normalized image, MobileNetV2's linear bottlenecks) use [-r, r] on the symmetric k-bit
+grid, r from the 99.9th percentile of |x|.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import torch
 from torch import Tensor
 
 from robustmq.quant.base import Quantizer, QuantizerFamily, register_quantizer
-from robustmq.quant.functional import clip_quantize, dorefa_weight
+from robustmq.quant.functional import clip_quantize, dorefa_weight, observed_quantile
 
 
 class DoReFaWeightQuantizer(Quantizer):
@@ -35,26 +38,25 @@ class DoReFaActivationQuantizer(Quantizer):
     def __init__(self, bits: int, signed: bool) -> None:
         super().__init__(bits, signed)
         self.register_buffer("range", torch.tensor(1.0))
-        self._observed_max = 0.0
+        self._observed = 0.0
 
     def quantize(self, x: Tensor) -> Tensor:
-        return clip_quantize(x, self.range if self.signed else 1.0, self.bits, self.signed)
+        return clip_quantize(x, self.range, self.bits, self.signed)
 
     def grid(self) -> tuple[float | Tensor, int, int]:
         if self.signed:
             m = 2 ** (self.bits - 1) - 1
             return self.range / m, -m, m
         n = 2**self.bits - 1
-        return 1.0 / n, 0, n
+        return self.range / n, 0, n
 
     def observe(self, x: Tensor) -> None:
-        if self.signed:
-            self._observed_max = max(self._observed_max, float(x.abs().max()))
+        self._observed = max(self._observed, observed_quantile(x, self.signed))
 
     def finish_calibration(self) -> None:
-        if self.signed and self._observed_max > 0:
-            self.range.fill_(self._observed_max)
-        self._observed_max = 0.0
+        if self._observed > 0:
+            self.range.fill_(self._observed)
+        self._observed = 0.0
 
 
 @register_quantizer("dorefa")

@@ -145,6 +145,19 @@ def clip_quantize(x: Tensor, bound: float | Tensor, bits: int, signed: bool) -> 
     return quantize_unit(torch.clamp(x / bound, 0.0, 1.0), bits) * bound
 
 
+#: Quantile of a layer's input that calibration turns into a clipping range (PACT, DoReFa).
+CALIBRATION_QUANTILE = 0.999
+_MAX_QUANTILE_SAMPLES = 1 << 20
+
+
+def observed_quantile(x: Tensor, signed: bool, q: float = CALIBRATION_QUANTILE) -> float:
+    """The ``q`` quantile of ``x`` (of ``|x|`` when ``signed``), on a strided subsample if large."""
+    v = (x.abs() if signed else x).flatten().float()
+    if v.numel() > _MAX_QUANTILE_SAMPLES:  # deterministic subsample: torch.quantile's size limit
+        v = v[:: v.numel() // _MAX_QUANTILE_SAMPLES + 1]
+    return float(torch.quantile(v, q))
+
+
 def fake_quantize_fused(x: Tensor, scale: float | Tensor, q_min: int, q_max: int) -> Tensor:
     """``clamp(round(x / scale), q_min, q_max) * scale`` in one fused kernel (inference path).
 

@@ -14,13 +14,10 @@ from torch import Tensor, nn
 
 from robustmq.quant.base import Quantizer, QuantizerFamily, register_quantizer
 from robustmq.quant.dorefa import DoReFaWeightQuantizer
-from robustmq.quant.functional import pact_quantize
+from robustmq.quant.functional import observed_quantile, pact_quantize
 
 #: Initial clipping level before calibration (PACT paper: a large value).
 PACT_ALPHA_INIT = 10.0
-#: Quantile of the observed input that calibration gives alpha.
-PACT_CALIBRATION_QUANTILE = 0.999
-_MAX_QUANTILE_SAMPLES = 1 << 20
 
 
 class PACTActivationQuantizer(Quantizer):
@@ -43,10 +40,7 @@ class PACTActivationQuantizer(Quantizer):
         return alpha / n, 0, n
 
     def observe(self, x: Tensor) -> None:
-        v = (x.abs() if self.signed else x).flatten().float()
-        if v.numel() > _MAX_QUANTILE_SAMPLES:  # deterministic subsample: torch.quantile's limit
-            v = v[:: v.numel() // _MAX_QUANTILE_SAMPLES + 1]
-        self._observed = max(self._observed, float(torch.quantile(v, PACT_CALIBRATION_QUANTILE)))
+        self._observed = max(self._observed, observed_quantile(x, self.signed))
 
     def finish_calibration(self) -> None:
         if self._observed > 0:

@@ -1,0 +1,1 @@
+"""The benchmark's cells live in this folder; the RobustMQ plugin (entry point) drives them."""

@@ -1,0 +1,46 @@
+"""Benchmark settings: the ``--rmq-*`` options as one frozen dataclass, stored in every record."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from robustmq.data.profiles import get_profile
+from robustmq.exceptions import InvalidOptionError
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """Options of one benchmark run (see ``pytest --help``, group "robustmq")."""
+
+    profile: str = "synthetic"
+    data_root: str | None = None
+    checkpoints: str | None = None
+    zoo_root: str | None = None
+    device: str = "cpu"
+    n_samples: int | None = None
+    batch_size: int = 128
+    seed: int = 0
+    output: str = "benchmark-results"
+    strict: bool = False
+
+    def __post_init__(self) -> None:
+        get_profile(self.profile)  # unknown profile: UnknownNameError listing the profiles
+        if self.n_samples is not None and self.n_samples < 1:
+            raise InvalidOptionError(
+                f"--rmq-n-samples={self.n_samples!r} is invalid; expected an integer >= 1"
+            )
+        if self.batch_size < 1:
+            raise InvalidOptionError(
+                f"--rmq-batch-size={self.batch_size!r} is invalid; expected an integer >= 1"
+            )
+
+    def per_class(self, num_classes: int) -> int | None:
+        """Evaluation images per class implied by ``n_samples`` (None: the profile's default)."""
+        if self.n_samples is None:
+            return None
+        return max(1, self.n_samples // num_classes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able form."""
+        return asdict(self)

@@ -1,0 +1,86 @@
+"""The benchmark table: one row per model (float model of each architecture first).
+
+Columns come from the records present: one per (family, noise) with its headline metric, then the
+flags. Rendered as aligned text for the terminal and as Markdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from robustmq.benchmark.record import Record
+from robustmq.cells import FLOAT, GRID_ARCHS
+
+#: Headline metric of each family (the value shown in the table).
+HEADLINE = {"clean": "accuracy"}
+_FAMILY_ORDER = ["clean", "adversarial", "natural", "systematic"]
+
+
+@dataclass(frozen=True)
+class Table:
+    """Header and rows of strings."""
+
+    header: list[str]
+    rows: list[list[str]]
+
+
+def _model_key(r: Record) -> tuple[int, str, int, str, int]:
+    arch_rank = GRID_ARCHS.index(r.arch) if r.arch in GRID_ARCHS else len(GRID_ARCHS)
+    return (arch_rank, r.arch, r.quantizer != FLOAT, r.quantizer, r.bits or 0)
+
+
+def _column_key(family: str, noise: str) -> tuple[int, str, str]:
+    rank = _FAMILY_ORDER.index(family) if family in _FAMILY_ORDER else len(_FAMILY_ORDER)
+    return (rank, family, noise)
+
+
+def _headline(r: Record) -> float | None:
+    name = HEADLINE.get(r.family)
+    if name is not None and name in r.metrics:
+        return r.metrics[name]
+    return next(iter(r.metrics.values()), None)
+
+
+def build_table(records: Iterable[Record]) -> Table:
+    """Pivot records into rows per model; values are percentages with one decimal."""
+    records = list(records)
+    columns = sorted({(r.family, r.noise) for r in records}, key=lambda c: _column_key(*c))
+    by_model: dict[tuple[int, str, int, str, int], dict[tuple[str, str], Record]] = {}
+    for r in records:
+        by_model.setdefault(_model_key(r), {})[(r.family, r.noise)] = r
+    header = ["arch", "quantizer", "bits", *(noise for _, noise in columns), "flags"]
+    rows = []
+    for key in sorted(by_model):
+        cells = by_model[key]
+        any_record = next(iter(cells.values()))
+        row = [any_record.arch, any_record.quantizer, str(any_record.bits or "-")]
+        flags: set[str] = set()
+        for column in columns:
+            cell = cells.get(column)
+            value = _headline(cell) if cell else None
+            text = "" if value is None else f"{100 * value:.1f}"
+            if cell is not None and "not_converged" in cell.flags:
+                text = f"{text} NC"
+            row.append(text)
+            flags.update(cell.flags if cell else [])
+        row.append(", ".join(sorted(flags)))
+        rows.append(row)
+    return Table(header, rows)
+
+
+def render_text(table: Table) -> list[str]:
+    """Aligned plain-text lines."""
+    widths = [max(len(c), *(len(r[i]) for r in table.rows)) for i, c in enumerate(table.header)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    return [line(table.header), line(["-" * w for w in widths]), *(line(r) for r in table.rows)]
+
+
+def render_markdown(table: Table) -> str:
+    """A GitHub-flavoured Markdown table."""
+    lines = ["| " + " | ".join(table.header) + " |", "|" + "---|" * len(table.header)]
+    lines += ["| " + " | ".join(r) + " |" for r in table.rows]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,152 @@
+"""Profiles: the data set, image geometry, model width and training recipe of a benchmark setting.
+
+- ``synthetic`` (the default): a generated 10-class image set, small models trained on the CPU.
+- ``cifar10``: the real CIFAR-10 images (an ImageFolder folder: ``train/``, ``test/``).
+- ``imagenet``: the paper's setting; ILSVRC-2012 validation images and user-supplied checkpoints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from robustmq.exceptions import UnknownNameError
+from robustmq.models import IMAGENET_MEAN, IMAGENET_STD
+from robustmq.registry import Registry
+
+
+@dataclass(frozen=True)
+class TrainRecipe:
+    """How the profile's float models are trained and its quantized models fine-tuned (QAT)."""
+
+    float_epochs: int
+    qat_epochs: int
+    batch_size: int
+    lr: float
+    qat_lr: float
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.1
+    optimizer: str = "sgd"
+    #: fraction of the float training spent warming the learning rate up.
+    warmup_fraction: float = 0.0
+    #: training images per class used (None: all).
+    train_per_class: int | None = None
+
+
+@dataclass(frozen=True)
+class SyntheticSpec:
+    """How a generated profile's images are made (see :func:`robustmq.data.ensure_synthetic`)."""
+
+    size: int
+    train_per_class: int
+    val_per_class: int
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A benchmark setting. Pipeline: decode -> RGB -> resize shorter side -> centre crop."""
+
+    name: str
+    num_classes: int
+    resize_size: int
+    crop_size: int
+    width: float
+    recipe: TrainRecipe
+    #: split evaluated by the benchmark, split used for training.
+    eval_split: str
+    train_split: str
+    #: evaluation images per class by default (None: the whole split).
+    eval_per_class: int | None
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    #: whether the benchmark may build missing checkpoints itself (CPU-sized profiles).
+    builds_checkpoints: bool = True
+    #: generation parameters of a generated (synthetic) data set; None for real data.
+    synthetic: SyntheticSpec | None = None
+    extra: dict[str, object] = field(default_factory=dict, compare=False)
+
+
+PROFILES: Registry[Profile] = Registry("profile", UnknownNameError)
+
+PROFILES.register("synthetic")(
+    Profile(
+        name="synthetic",
+        num_classes=10,
+        resize_size=36,
+        crop_size=32,
+        width=0.25,
+        recipe=TrainRecipe(
+            float_epochs=20,
+            qat_epochs=1,
+            batch_size=64,
+            lr=3e-3,
+            qat_lr=1e-3,
+            weight_decay=0.05,
+            optimizer="adamw",
+            warmup_fraction=0.25,
+            train_per_class=500,
+        ),
+        eval_split="val",
+        train_split="train",
+        eval_per_class=50,
+        synthetic=SyntheticSpec(size=40, train_per_class=500, val_per_class=100),
+    )
+)
+PROFILES.register("cifar10")(
+    Profile(
+        name="cifar10",
+        num_classes=10,
+        resize_size=36,
+        crop_size=32,
+        width=0.5,
+        recipe=TrainRecipe(
+            float_epochs=20,
+            qat_epochs=1,
+            batch_size=128,
+            lr=3e-3,
+            qat_lr=1e-3,
+            weight_decay=0.05,
+            optimizer="adamw",
+            warmup_fraction=0.25,
+            train_per_class=1000,
+        ),
+        eval_split="test",
+        train_split="train",
+        eval_per_class=100,
+        mean=(0.4914, 0.4822, 0.4465),
+        std=(0.2470, 0.2435, 0.2616),
+    )
+)
+PROFILES.register("imagenet")(
+    Profile(
+        name="imagenet",
+        num_classes=1000,
+        resize_size=256,
+        crop_size=224,
+        width=1.0,
+        recipe=TrainRecipe(
+            float_epochs=100,
+            qat_epochs=20,
+            batch_size=256,
+            lr=0.1,
+            qat_lr=0.004,
+            weight_decay=1e-4,
+            warmup_fraction=0.05,
+        ),
+        eval_split="val",
+        train_split="train",
+        eval_per_class=5,
+        builds_checkpoints=False,
+    )
+)
+
+
+def get_profile(name: str) -> Profile:
+    """The profile registered as ``name`` (``synthetic``, ``cifar10`` or ``imagenet``)."""
+    return PROFILES.get(name)
+
+
+def list_profiles() -> list[str]:
+    """Sorted profile names."""
+    return PROFILES.names()

@@ -1,0 +1,276 @@
+"""The model zoo: every checkpoint of a profile, built on demand and cached.
+
+``ensure_checkpoint(spec, profile)`` returns the path of a ready checkpoint, training it first when
+it is missing or stale (float models from scratch, quantized ones by QAT from the float model of
+the same architecture). It is idempotent: an existing checkpoint whose recipe matches and whose
+weights match their recorded sha256 is reused. A file lock next to each checkpoint makes it safe
+when several processes (xdist workers) need the same checkpoint at once: it is built once.
+
+A model whose validation accuracy stays below ``NC_FACTOR`` x chance is saved with
+``converged: false`` in its meta; the benchmark reports it as NC, it is never hidden.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import torch
+from filelock import FileLock
+from torch import Tensor, nn
+
+from robustmq._version import __version__
+from robustmq.cells import ModelSpec
+from robustmq.checkpoints import (
+    load_checkpoint,
+    read_checkpoint_metadata,
+    save_checkpoint,
+    state_dict_sha256,
+)
+from robustmq.data import cache_dir, get_eval_data, get_train_data, load_tensors
+from robustmq.data.profiles import Profile, get_profile
+from robustmq.exceptions import CheckpointError
+from robustmq.models import create_model
+from robustmq.predict import default_device
+from robustmq.quant import quantize_model
+from robustmq.train import (
+    FolderTrainData,
+    Progress,
+    TensorTrainData,
+    TrainData,
+    TrainSettings,
+    calibrate_on,
+    train,
+)
+
+log = logging.getLogger(__name__)
+
+#: A model is "not converged" (NC) when its validation accuracy is below this many times chance.
+NC_FACTOR = 2.0
+#: Bumped whenever the training code changes what a recipe produces.
+RECIPE_VERSION = 3
+
+
+def zoo_dir(profile: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """Folder of a profile's checkpoints: ``root`` or ``<cache>/zoo/<profile>``."""
+    return Path(root) if root is not None else cache_dir() / "zoo" / profile
+
+
+def checkpoint_path(
+    spec: ModelSpec, profile: str, root: str | os.PathLike[str] | None = None
+) -> Path:
+    """Where the zoo keeps ``spec``'s checkpoint: ``<zoo>/<spec.id>.safetensors``."""
+    return zoo_dir(profile, root) / f"{spec.id}.safetensors"
+
+
+def train_settings(spec: ModelSpec, profile: Profile, seed: int) -> TrainSettings:
+    """The profile's recipe for ``spec``: float training, or QAT fine-tuning."""
+    r = profile.recipe
+    return TrainSettings(
+        epochs=r.float_epochs if spec.is_float else r.qat_epochs,
+        batch_size=r.batch_size,
+        lr=r.lr if spec.is_float else r.qat_lr,
+        momentum=r.momentum,
+        weight_decay=r.weight_decay,
+        label_smoothing=r.label_smoothing,
+        warmup_epochs=r.warmup_fraction * r.float_epochs if spec.is_float else 0.0,
+        optimizer=r.optimizer,
+        seed=seed,
+    )
+
+
+def recipe(spec: ModelSpec, profile: Profile, seed: int) -> dict[str, Any]:
+    """Everything that determines a zoo checkpoint (a change means: rebuild)."""
+    return {
+        "recipe_version": RECIPE_VERSION,
+        "profile": profile.name,
+        "width": profile.width,
+        "train_per_class": profile.recipe.train_per_class,
+        "settings": train_settings(spec, profile, seed).to_dict(),
+        "init": "scratch" if spec.is_float else spec.float_spec().id,
+        "policy": None if spec.is_float else "academic",
+    }
+
+
+def _recipe_key(r: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(r, sort_keys=True).encode()).hexdigest()
+
+
+def is_current(path: Path, expected_recipe: dict[str, Any]) -> bool:
+    """Whether ``path`` holds an intact checkpoint built with ``expected_recipe``."""
+    if not path.is_file():
+        return False
+    try:
+        metadata = read_checkpoint_metadata(path)
+        if metadata["meta"].get("recipe_key") != _recipe_key(expected_recipe):
+            log.info("%s: recipe changed, rebuilding", path)
+            return False
+        from safetensors.torch import load_file
+
+        if state_dict_sha256(load_file(str(path))) != metadata.get("weights_sha256"):
+            log.warning("%s: weights do not match their sha256, rebuilding", path)
+            return False
+    except (CheckpointError, OSError, KeyError, ValueError) as exc:
+        log.warning("%s: unreadable (%s), rebuilding", path, exc)
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class _DataKey:
+    profile: str
+    data_root: str | None
+    seed: int
+
+
+@lru_cache(maxsize=4)
+def _train_data(key: _DataKey) -> tuple[Tensor, Tensor]:
+    profile = get_profile(key.profile)
+    dataset, pipeline = get_train_data(key.profile, data_root=key.data_root, seed=key.seed)
+    # decode once at the resize size; random crops are taken per batch during training
+    full = dataclasses.replace(pipeline, crop_size=profile.resize_size)
+    tensors = load_tensors(dataset, full)
+    images = tensors.images.mul(255).round_().to(torch.uint8)
+    return images, tensors.labels
+
+
+@lru_cache(maxsize=4)
+def _val_data(key: _DataKey) -> tuple[Tensor, Tensor]:
+    dataset, pipeline = get_eval_data(key.profile, data_root=key.data_root, seed=key.seed)
+    tensors = load_tensors(dataset, pipeline)
+    return tensors.images, tensors.labels
+
+
+def _training_data(
+    profile: Profile, key: _DataKey, batch_size: int, workers: int
+) -> tuple[TrainData, int]:
+    """In-memory batches for CPU-sized profiles, a streaming loader for ImageNet-sized ones."""
+    if profile.builds_checkpoints:
+        images, labels = _train_data(key)
+        return TensorTrainData(images, labels, profile.crop_size, batch_size), int(labels.numel())
+    dataset, _ = get_train_data(key.profile, data_root=key.data_root, seed=key.seed)
+    samples = [(str(path), int(label)) for path, label in dataset.samples]
+    return FolderTrainData(samples, profile.crop_size, batch_size, workers), len(samples)
+
+
+def build_model(
+    spec: ModelSpec,
+    profile: Profile,
+    *,
+    seed: int,
+    data_root: str | None,
+    device: torch.device,
+    float_checkpoint: Path | None,
+    settings: TrainSettings | None = None,
+    workers: int = 8,
+    progress: Progress | None = None,
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Train ``spec`` (default: the profile's recipe); returns the model and the meta to store.
+
+    Float models train from scratch; quantized ones start from ``float_checkpoint`` (QAT).
+    """
+    key = _DataKey(profile.name, data_root, seed)
+    settings = settings or train_settings(spec, profile, seed)
+    data, n_train = _training_data(profile, key, settings.batch_size, workers)
+    val_images, val_labels = _val_data(key)
+    if spec.is_float:
+        torch.manual_seed(seed)
+        model = create_model(
+            spec.arch, profile.num_classes, profile.width, mean=profile.mean, std=profile.std
+        )
+        init_sha = None
+    else:
+        assert float_checkpoint is not None
+        float_model = load_checkpoint(float_checkpoint, arch=spec.arch)
+        init_sha = float_model.robustmq_checkpoint["sha256"]  # type: ignore[index]
+        model = quantize_model(float_model, spec.quantizer, spec.bits or 32, "academic")
+    model.to(device)
+    if not spec.is_float:
+        calibrate_on(model, data, settings, device)
+    result = train(
+        model,
+        data,
+        settings,
+        val_images=val_images,
+        val_labels=val_labels,
+        device=device,
+        progress=progress,
+    )
+    chance = 1.0 / profile.num_classes
+    used_recipe = {**recipe(spec, profile, seed), "settings": settings.to_dict()}
+    meta = {
+        "profile": profile.name,
+        "dataset": profile.name,
+        "model_id": spec.id,
+        "recipe": used_recipe,
+        "recipe_key": _recipe_key(used_recipe),
+        "init_sha256": init_sha,
+        "seed": seed,
+        "val_accuracy": result.val_accuracy,
+        "val_samples": int(val_labels.numel()),
+        "train_samples": n_train,
+        "train_loss": result.train_loss,
+        "train_seconds": round(result.seconds, 2),
+        "converged": result.val_accuracy >= NC_FACTOR * chance,
+        "device": str(device),
+        "torch": str(torch.__version__),
+        "robustmq": __version__,
+    }
+    return model.cpu(), meta
+
+
+def ensure_checkpoint(
+    spec: ModelSpec,
+    profile: str = "synthetic",
+    *,
+    root: str | os.PathLike[str] | None = None,
+    data_root: str | None = None,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    progress: Progress | None = None,
+    on_build: Callable[[ModelSpec, dict[str, Any]], None] | None = None,
+) -> Path:
+    """Path of ``spec``'s checkpoint in the zoo, building it (and its float parent) if needed."""
+    prof = get_profile(profile)
+    path = checkpoint_path(spec, profile, root)
+    expected = recipe(spec, prof, seed)
+    if is_current(path, expected):
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        if is_current(path, expected):  # another process built it while we waited
+            return path
+        float_path = None
+        if not spec.is_float:
+            float_path = ensure_checkpoint(
+                spec.float_spec(),
+                profile,
+                root=root,
+                data_root=data_root,
+                seed=seed,
+                device=device,
+                progress=progress,
+                on_build=on_build,
+            )
+        dev = torch.device(device) if device is not None else default_device()
+        model, meta = build_model(
+            spec,
+            prof,
+            seed=seed,
+            data_root=data_root,
+            device=dev,
+            float_checkpoint=float_path,
+            progress=progress,
+        )
+        save_checkpoint(model, path, **meta)
+        if on_build is not None:
+            on_build(spec, meta)
+    return path
