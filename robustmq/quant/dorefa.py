@@ -17,7 +17,12 @@ import torch
 from torch import Tensor
 
 from robustmq.quant.base import Quantizer, QuantizerFamily, register_quantizer
-from robustmq.quant.functional import clip_quantize, dorefa_weight, observed_quantile
+from robustmq.quant.functional import (
+    clip_quantize,
+    dorefa_weight,
+    observed_quantile,
+    range_grid,
+)
 
 
 class DoReFaWeightQuantizer(Quantizer):
@@ -44,11 +49,7 @@ class DoReFaActivationQuantizer(Quantizer):
         return clip_quantize(x, self.range, self.bits, self.signed)
 
     def grid(self) -> tuple[float | Tensor, int, int]:
-        if self.signed:
-            m = 2 ** (self.bits - 1) - 1
-            return self.range / m, -m, m
-        n = 2**self.bits - 1
-        return self.range / n, 0, n
+        return range_grid(self.range, self.bits, self.signed)
 
     def observe(self, x: Tensor) -> None:
         self._observed = max(self._observed, observed_quantile(x, self.signed))

@@ -158,6 +158,15 @@ def observed_quantile(x: Tensor, signed: bool, q: float = CALIBRATION_QUANTILE) 
     return float(torch.quantile(v, q))
 
 
+def range_grid(bound: float | Tensor, bits: int, signed: bool) -> tuple[float | Tensor, int, int]:
+    """``(scale, q_min, q_max)`` of the k-bit grid on [0, bound] (signed: [-bound, bound])."""
+    if signed:
+        m = 2 ** (bits - 1) - 1
+        return bound / m, -m, m
+    n = 2**bits - 1
+    return bound / n, 0, n
+
+
 def fake_quantize_fused(x: Tensor, scale: float | Tensor, q_min: int, q_max: int) -> Tensor:
     """``clamp(round(x / scale), q_min, q_max) * scale`` in one fused kernel (inference path).
 

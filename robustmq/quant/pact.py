@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from robustmq.quant.base import Quantizer, QuantizerFamily, register_quantizer
 from robustmq.quant.dorefa import DoReFaWeightQuantizer
-from robustmq.quant.functional import observed_quantile, pact_quantize
+from robustmq.quant.functional import observed_quantile, pact_quantize, range_grid
 
 #: Initial clipping level before calibration (PACT paper: a large value).
 PACT_ALPHA_INIT = 10.0
@@ -32,12 +32,7 @@ class PACTActivationQuantizer(Quantizer):
         return pact_quantize(x, self.alpha, self.bits, self.signed)
 
     def grid(self) -> tuple[float | Tensor, int, int]:
-        alpha = self.alpha.detach()
-        if self.signed:
-            m = 2 ** (self.bits - 1) - 1
-            return alpha / m, -m, m
-        n = 2**self.bits - 1
-        return alpha / n, 0, n
+        return range_grid(self.alpha.detach(), self.bits, self.signed)
 
     def observe(self, x: Tensor) -> None:
         self._observed = max(self._observed, observed_quantile(x, self.signed))
