@@ -1,12 +1,13 @@
 """Performance figures, printed (never asserted): ``python -m robustmq.perf quant``.
 
 ``quant``: CPU eval throughput (images/s) of every architecture at width 1.0, 224 px, batch 32,
-float vs each quantizer at 4 bits, and the quantized / float ratio.
+float vs each quantizer at 4 bits, and the quantized / float ratio (medians of interleaved rounds).
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 import warnings
 from collections.abc import Sequence
@@ -35,19 +36,23 @@ def throughput(model: nn.Module, batch: torch.Tensor, seconds: float, warmup: in
 
 
 def quant_table(
-    archs: Sequence[str], bits: int, batch_size: int, size: int, seconds: float
+    archs: Sequence[str], bits: int, batch_size: int, size: int, seconds: float, rounds: int = 3
 ) -> list[dict[str, object]]:
-    """One row per (architecture, quantizer) with float and quantized throughput."""
+    """One row per (architecture, quantizer): float and quantized throughput, medians of rounds."""
     torch.manual_seed(0)
     batch = torch.rand(batch_size, 3, size, size)
     rows: list[dict[str, object]] = []
     for arch in archs:
         float_model = create_model(arch).eval()
-        base = throughput(float_model, batch, seconds)
         for name in list_quantizers():
             q = quantize_model(float_model, name, bits)
             calibrate(q, [batch[:8]])
-            rate = throughput(q, batch, seconds)
+            # interleaved rounds, medians: the machine's speed drifts between measurements
+            base_runs, quant_runs = [], []
+            for _ in range(rounds):
+                base_runs.append(throughput(float_model, batch, seconds))
+                quant_runs.append(throughput(q, batch, seconds))
+            base, rate = statistics.median(base_runs), statistics.median(quant_runs)
             rows.append(
                 {"arch": arch, "quantizer": name, "fp32": base, "quant": rate, "ratio": rate / base}
             )
@@ -62,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     q.add_argument("--bits", type=int, default=4, help="bit-width (default: 4)")
     q.add_argument("--batch-size", type=int, default=32, help="batch size (default: 32)")
     q.add_argument("--size", type=int, default=224, help="image size in px (default: 224)")
-    q.add_argument("--seconds", type=float, default=5.0, help="time per measurement (default: 5)")
+    q.add_argument("--seconds", type=float, default=2.0, help="time per measurement (default: 2)")
+    q.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default: 3)")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", RuntimeWarning)
     print(
@@ -71,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print("| arch | quantizer | fp32 img/s | quantized img/s | ratio |")
     print("|---|---|---:|---:|---:|")
-    rows = quant_table(args.arch, args.bits, args.batch_size, args.size, args.seconds)
+    rows = quant_table(args.arch, args.bits, args.batch_size, args.size, args.seconds, args.rounds)
     for r in rows:
         print(
             f"| {r['arch']} | {r['quantizer']} | {r['fp32']:.1f} | {r['quant']:.1f} "

@@ -168,16 +168,13 @@ def range_grid(bound: float | Tensor, bits: int, signed: bool) -> tuple[float | 
 
 
 def fake_quantize_fused(x: Tensor, scale: float | Tensor, q_min: int, q_max: int) -> Tensor:
-    """``clamp(round(x / scale), q_min, q_max) * scale`` in one fused kernel (inference path).
+    """``clamp(round(x / scale), q_min, q_max) * scale`` for the inference path (no autograd).
 
-    Equal to the composed functions above except where ``x / scale`` lies within float rounding
-    of a .5 tie. Inside :func:`rounding_disabled` it only clips.
+    One allocation and in-place steps: several times faster than
+    ``torch.fake_quantize_per_tensor_affine`` on the CPU, which also builds a gradient mask.
+    The same float operations as :func:`lsq_quantize`, so the values are identical to it.
+    Inside :func:`rounding_disabled` it only clips.
     """
     if not _ROUNDING_ENABLED.get():
         return torch.clamp(x, q_min * scale, q_max * scale)  # type: ignore[arg-type]
-    if isinstance(scale, Tensor):  # stays on the device: no host synchronisation
-        zero = torch.zeros((), dtype=torch.int32, device=x.device)
-        return torch.fake_quantize_per_tensor_affine(
-            x, scale.detach().float().reshape(()), zero, q_min, q_max
-        )
-    return torch.fake_quantize_per_tensor_affine(x, scale, 0, q_min, q_max)
+    return torch.div(x, scale).round_().clamp_(q_min, q_max).mul_(scale)
