@@ -88,7 +88,8 @@ class TestLSQInit:
         w = torch.randn(32, 16, generator=torch.Generator().manual_seed(seed))
         q = LSQWeightQuantizer(bits, w)
         q_p = 2 ** (bits - 1) - 1
-        assert math.isclose(float(q.step), 2 * float(w.abs().mean()) / math.sqrt(q_p), rel_tol=1e-5)
+        step = float(q.step.detach())
+        assert math.isclose(step, 2 * float(w.abs().mean()) / math.sqrt(q_p), rel_tol=1e-5)
         assert bool(q.initialized)
 
     def test_uninitialised_activation_warns_once(self) -> None:
