@@ -105,4 +105,4 @@ class TestLSQInit:
 class TestPACTInit:
     def test_alpha_starts_large(self) -> None:
         """PACT alpha starts at the paper's large initial value."""
-        assert float(PACTActivationQuantizer(4, signed=False).alpha) == PACT_ALPHA_INIT
+        assert float(PACTActivationQuantizer(4, signed=False).alpha.detach()) == PACT_ALPHA_INIT
