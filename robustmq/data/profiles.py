@@ -80,7 +80,7 @@ PROFILES.register("synthetic")(
             float_epochs=20,
             qat_epochs=1,
             batch_size=64,
-            lr=3e-3,
+            lr=1e-2,
             qat_lr=1e-3,
             weight_decay=0.05,
             optimizer="adamw",
