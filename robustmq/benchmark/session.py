@@ -33,7 +33,6 @@ class ResultsCollector:
         self.records: dict[str, Record] = {}
         self.sample_sets: dict[str, list[str]] = {}
         self.started = dt.datetime.now(dt.timezone.utc)
-        self.workers: set[str] = set()
         self._cleared = False
 
     def add_report(self, report: pytest.TestReport) -> None:
@@ -44,9 +43,6 @@ class ResultsCollector:
             elif key == RECORD_KEY and isinstance(value, dict):
                 record = Record.from_json(value)
                 self.records[record.cell] = record
-                worker = getattr(report, "node", None)
-                if worker is not None:
-                    self.workers.add(str(getattr(worker, "gateway", worker)))
                 if self.writes:
                     if not self._cleared:  # a new run starts a new records.jsonl
                         (self.output / "records.jsonl").unlink(missing_ok=True)
