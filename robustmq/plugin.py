@@ -151,6 +151,10 @@ def _collector(config: pytest.Config) -> ResultsCollector | None:
     return config.stash.get(collector_key, None)
 
 
+#: the terminal table shows per-cell columns of a family only up to this many (table.md: all).
+_TERMINAL_CELL_COLUMNS = 15
+
+
 class _ReportHooks:
     """Hooks that need the config: registered per session in ``pytest_configure``."""
 
@@ -175,6 +179,7 @@ class _ReportHooks:
         if collector is None or not collector.records or not collector.writes:
             return
         terminalreporter.section("robustmq benchmark")
-        for line in render_text(build_table(collector.records.values())):
+        table = build_table(collector.records.values(), max_cell_columns=_TERMINAL_CELL_COLUMNS)
+        for line in render_text(table):
             terminalreporter.write_line(line)
         terminalreporter.write_line(f"results written to {collector.output}/")

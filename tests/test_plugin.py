@@ -106,7 +106,7 @@ class TestRecords:
         result = _run(pytester, assets, "-k", SMALL)
         result.assert_outcomes(passed=3)
         data = _results(pytester)
-        assert set(data) == {"run", "results"}
+        assert set(data) == {"run", "summaries", "results"}
         records = data["results"]
         assert isinstance(records, list)
         assert {r["cell"] for r in records} == {

@@ -1,8 +1,9 @@
 """Writing results: ``records.jsonl`` as records arrive, then ``results.json``, ``results.csv``
 and ``table.md`` when the run ends.
 
-``results.json`` is an object: ``run`` (metadata: settings, versions, times, sample sets) and
-``results`` (the list of records). Files are written atomically (temporary file, then rename).
+``results.json`` is an object: ``run`` (metadata: settings, versions, times, sample sets),
+``summaries`` (per-model values such as WCAR, mNR, ACCs and model-level flags, keyed by model id)
+and ``results`` (the list of records). Files are written atomically (temporary file, then rename).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from robustmq._fs import atomic_path
 from robustmq.benchmark.record import Record
+from robustmq.benchmark.summary import ModelSummary, summarize
 from robustmq.benchmark.table import build_table, render_markdown
 
 _CSV_FIXED = [
@@ -76,16 +78,25 @@ def records_csv(records: Sequence[Record]) -> str:
     return buf.getvalue()
 
 
-def write_results(output: Path, run: dict[str, Any], records: Iterable[Record]) -> list[Path]:
+def write_results(
+    output: Path,
+    run: dict[str, Any],
+    records: Iterable[Record],
+    summaries: dict[str, ModelSummary] | None = None,
+) -> list[Path]:
     """Write results.json, results.csv and table.md into ``output``; returns the paths."""
     records = sorted(records, key=lambda r: r.cell)
+    if summaries is None:
+        summaries = summarize(records)
     paths = [output / "results.json", output / "results.csv", output / "table.md"]
-    atomic_write(
-        paths[0],
-        json.dumps({"run": run, "results": [r.to_json() for r in records]}, indent=1) + "\n",
-    )
+    document = {
+        "run": run,
+        "summaries": {k: summaries[k].to_json() for k in sorted(summaries)},
+        "results": [r.to_json() for r in records],
+    }
+    atomic_write(paths[0], json.dumps(document, indent=1) + "\n")
     atomic_write(paths[1], records_csv(records))
-    atomic_write(paths[2], render_markdown(build_table(records)))
+    atomic_write(paths[2], render_markdown(build_table(records, summaries)))
     return paths
 
 

@@ -1,7 +1,10 @@
 """The benchmark table: one row per model (float model of each architecture first).
 
 Columns come from the records present: one per (family, noise) with its headline metric, then the
-flags. Rendered as aligned text for the terminal and as Markdown.
+per-model summaries of the noise families (WCAR, mNR, ACCs..., see :mod:`~.summary`),
+then the flags of the model's cells and of its summaries. Values are percentages with one decimal.
+Rendered as aligned text for the terminal and as Markdown. A compact table (``max_cell_columns``)
+drops the per-cell columns of a family that has more than that many, keeping its summaries.
 """
 
 from __future__ import annotations
@@ -10,10 +13,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from robustmq.benchmark.record import Record
+from robustmq.benchmark.summary import ModelSummary, summarize
 from robustmq.cells import FLOAT, GRID_ARCHS
 
 #: Headline metric of each family (the value shown in the table).
-HEADLINE = {"clean": "accuracy"}
+HEADLINE = {
+    "clean": "accuracy",
+    "adversarial": "robust_accuracy",
+    "natural": "accuracy",
+    "systematic": "accuracy",
+}
 _FAMILY_ORDER = ["clean", "adversarial", "natural", "systematic"]
 
 
@@ -42,14 +51,39 @@ def _headline(r: Record) -> float | None:
     return next(iter(r.metrics.values()), None)
 
 
-def build_table(records: Iterable[Record]) -> Table:
-    """Pivot records into rows per model; values are percentages with one decimal."""
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.1f}"
+
+
+def build_table(
+    records: Iterable[Record],
+    summaries: dict[str, ModelSummary] | None = None,
+    max_cell_columns: int | None = None,
+) -> Table:
+    """Pivot records into rows per model (summaries computed when not given)."""
     records = list(records)
+    if summaries is None:
+        summaries = summarize(records)
     columns = sorted({(r.family, r.noise) for r in records}, key=lambda c: _column_key(*c))
+    if max_cell_columns is not None:
+        per_family: dict[str, int] = {}
+        for family, _ in columns:
+            per_family[family] = per_family.get(family, 0) + 1
+        columns = [c for c in columns if per_family[c[0]] <= max_cell_columns]
+    summary_columns: list[str] = []
+    for summary in summaries.values():
+        summary_columns += [k for k in summary.values if k not in summary_columns]
     by_model: dict[tuple[int, str, int, str, int], dict[tuple[str, str], Record]] = {}
     for r in records:
         by_model.setdefault(_model_key(r), {})[(r.family, r.noise)] = r
-    header = ["arch", "quantizer", "bits", *(noise for _, noise in columns), "flags"]
+    header = [
+        "arch",
+        "quantizer",
+        "bits",
+        *(noise for _, noise in columns),
+        *summary_columns,
+        "flags",
+    ]
     rows = []
     for key in sorted(by_model):
         cells = by_model[key]
@@ -59,11 +93,14 @@ def build_table(records: Iterable[Record]) -> Table:
         for column in columns:
             cell = cells.get(column)
             value = _headline(cell) if cell else None
-            text = "" if value is None else f"{100 * value:.1f}"
+            text = _percent(value)
             if cell is not None and "not_converged" in cell.flags:
                 text = f"{text} NC"
             row.append(text)
             flags.update(cell.flags if cell else [])
+        summary = summaries.get(any_record.model_id, ModelSummary())
+        row += [_percent(summary.values.get(name)) for name in summary_columns]
+        flags.update(summary.flags)
         row.append(", ".join(sorted(flags)))
         rows.append(row)
     return Table(header, rows)
