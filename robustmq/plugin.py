@@ -28,6 +28,18 @@ MARKERS = {
     "adversarial": "adversarial-attack benchmark cells",
     "natural": "natural-corruption benchmark cells",
     "systematic": "systematic-noise benchmark cells",
+    # adversarial: one per attack
+    "fgsm": "FGSM (L-inf) cells",
+    "pgd": "PGD (L-inf and L2) cells",
+    "autoattack": "AutoAttack (standard, L-inf) cells",
+    # natural: the four ImageNet-C groups
+    "noise": "natural corruptions of the noise group",
+    "blur": "natural corruptions of the blur group",
+    "weather": "natural corruptions of the weather group",
+    "digital": "natural corruptions of the digital group",
+    # systematic: which step of the pipeline changes
+    "decoder": "systematic cells that change the image decoder",
+    "resize": "systematic cells that change the resize method",
 }
 
 collector_key = pytest.StashKey[ResultsCollector]()
@@ -83,6 +95,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="a missing checkpoint fails its cell instead of skipping it (default: off)",
     )
+    add(
+        "--rmq-fail-on-masking",
+        action="store_true",
+        default=False,
+        help="gradient-masking flags fail the adversarial cell that raises them (default: off)",
+    )
+    add(
+        "--rmq-imagenet-c",
+        default=None,
+        help="folder of the released ImageNet-C files (<root>/<corruption>/<severity>/<wnid>/...);"
+        " natural cells read it instead of generating corruptions (default: generate)",
+    )
+    add(
+        "--rmq-corruption-jpeg",
+        action="store_true",
+        default=False,
+        help="round-trip generated corruptions through JPEG quality 85, as the released "
+        "ImageNet-C files were saved (default: off)",
+    )
+    add(
+        "--rmq-resize-geometry",
+        default="aspect",
+        choices=("aspect", "square"),
+        help="systematic cells: resize the shorter side keeping the aspect ratio (aspect, "
+        "torchvision style) or to a square (square, as RobustART did) (default: aspect)",
+    )
 
 
 def _settings(config: pytest.Config) -> BenchSettings:
@@ -103,6 +141,10 @@ def _settings(config: pytest.Config) -> BenchSettings:
             seed=config.getoption("rmq_seed"),
             output=config.getoption("rmq_output"),
             strict=config.getoption("rmq_strict"),
+            fail_on_masking=config.getoption("rmq_fail_on_masking"),
+            imagenet_c=config.getoption("rmq_imagenet_c"),
+            corruption_jpeg=config.getoption("rmq_corruption_jpeg"),
+            resize_geometry=config.getoption("rmq_resize_geometry"),
         )
     except RobustMQError as exc:
         raise pytest.UsageError(str(exc)) from exc

@@ -23,6 +23,14 @@ class BenchSettings:
     seed: int = 0
     output: str = "benchmark-results"
     strict: bool = False
+    #: adversarial: masking flags fail their cell.
+    fail_on_masking: bool = False
+    #: natural: folder of the released ImageNet-C files (None: generate corruptions).
+    imagenet_c: str | None = None
+    #: natural: JPEG quality-85 round trip of generated corruptions.
+    corruption_jpeg: bool = False
+    #: systematic: "aspect" (resize the shorter side) or "square" (RobustART).
+    resize_geometry: str = "aspect"
 
     def __post_init__(self) -> None:
         get_profile(self.profile)  # unknown profile: UnknownNameError listing the profiles
@@ -33,6 +41,12 @@ class BenchSettings:
         if self.batch_size < 1:
             raise InvalidOptionError(
                 f"--rmq-batch-size={self.batch_size!r} is invalid; expected an integer >= 1"
+            )
+
+        if self.resize_geometry not in ("aspect", "square"):
+            raise InvalidOptionError(
+                f"--rmq-resize-geometry={self.resize_geometry!r} is invalid; "
+                "expected 'aspect' or 'square'"
             )
 
     def per_class(self, num_classes: int) -> int | None:
