@@ -7,7 +7,9 @@ float32 CHW tensor in ``[0, 1]``; mean/std normalization lives in the model. Siz
 follow torchvision's ``Resize(int)`` and ``CenterCrop``.
 
 Decoders and resizers are looked up by name in :data:`DECODERS` and :data:`RESIZERS`, so the
-systematic-noise variants plug in by registering more names:
+systematic-noise variants plug in by registering more names (the modules in
+:data:`EXTENSION_MODULES` are imported the first time a name is not found, so ``Pipeline(decoder=
+"opencv")`` works in any process, xdist workers included, without importing them first):
 
 - a decoder takes a path (or the file's bytes) and returns an ``H x W x 3`` uint8 RGB array, raising
   :class:`~robustmq.data.errors.ImageDecodeError` for data it cannot decode;
@@ -24,6 +26,7 @@ as it is (off by default).
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import io
 import os
 from collections.abc import Callable
@@ -35,7 +38,7 @@ import torch
 from PIL import Image
 
 from robustmq.data.errors import ImageDecodeError, UnknownDecoderError, UnknownResizerError
-from robustmq.exceptions import InvalidOptionError
+from robustmq.exceptions import InvalidOptionError, UnknownNameError
 from robustmq.registry import Registry
 
 if TYPE_CHECKING:
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DECODERS",
+    "EXTENSION_MODULES",
     "RESIZERS",
     "Decoder",
     "ImageSource",
@@ -62,6 +66,21 @@ Resizer = Callable[[np.ndarray, tuple[int, int]], np.ndarray]
 
 DECODERS: Registry[Decoder] = Registry("decoder", UnknownDecoderError)
 RESIZERS: Registry[Resizer] = Registry("resize method", UnknownResizerError)
+
+#: Modules that register more decoders and resizers (OpenCV, FFmpeg: the systematic-noise family);
+#: imported on the first lookup of a name that is not registered yet.
+EXTENSION_MODULES = ("robustmq.noise.systematic.decoders", "robustmq.noise.systematic.resizers")
+
+
+def _lookup(registry: Registry[Any], name: str) -> Any:
+    """``registry.get(name)``, importing :data:`EXTENSION_MODULES` first if ``name`` is missing."""
+    try:
+        return registry.get(name)
+    except UnknownNameError:
+        for module in EXTENSION_MODULES:
+            importlib.import_module(module)
+        return registry.get(name)
+
 
 # Pillow's errors for unreadable, truncated or non-image data.
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
@@ -185,8 +204,8 @@ class Pipeline:
     square: bool = False
 
     def __post_init__(self) -> None:
-        DECODERS.get(self.decoder)  # unknown names raise, listing the registered ones
-        RESIZERS.get(self.resize)
+        _lookup(DECODERS, self.decoder)  # unknown names raise, listing the registered ones
+        _lookup(RESIZERS, self.resize)
         _check_size("resize_size", self.resize_size)
         _check_size("crop_size", self.crop_size)
         if self.crop_size > self.resize_size:
@@ -216,7 +235,7 @@ class Pipeline:
     def decode(self, path: ImageSource) -> np.ndarray:
         """The decoded ``H x W x 3`` uint8 RGB image; ImageDecodeError naming the file if unable."""
         try:
-            image = DECODERS.get(self.decoder)(path)
+            image = _lookup(DECODERS, self.decoder)(path)
         except ImageDecodeError:
             raise
         except (OSError, ValueError) as exc:
@@ -238,7 +257,7 @@ class Pipeline:
         height, width = image.shape[:2]
         target = resized_shape(height, width, self.resize_size, self.square)
         if target != (height, width):
-            image = RESIZERS.get(self.resize)(image, target)
+            image = _lookup(RESIZERS, self.resize)(image, target)
             if image.shape[:2] != target:
                 raise InvalidOptionError(
                     f"resize method {self.resize!r} returned shape {image.shape}; expected "
