@@ -57,7 +57,7 @@ def accs(accuracies: Iterable[float]) -> dict[str, float]:
     """
     values = _fractions(accuracies, "accuracies")
     return {
-        "accs": statistics.fmean(values),
+        "accs": statistics.mean(values),
         "accs_std": statistics.pstdev(values),
         "accs_range": max(values) - min(values),
     }
@@ -75,5 +75,5 @@ def variant_ranking(deltas: Mapping[str, Iterable[float]]) -> list[tuple[str, fl
             raise InvalidOptionError(
                 f"deltas of variant {name!r} are {items!r}; expected one or more values in [-1, 1]"
             )
-        means.append((name, statistics.fmean(items)))
+        means.append((name, statistics.mean(items)))
     return sorted(means, key=lambda item: (item[1], item[0]))
