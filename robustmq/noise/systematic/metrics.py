@@ -8,7 +8,8 @@
   sample), ``accs_range`` = max - min: the stability figures;
 - over models: :func:`variant_ranking` orders variants by their mean ``delta_vs_reference``.
 
-All values are fractions; the table shows them in percent.
+All values are fractions; the table shows them in percent. Means are exact (``statistics.mean``),
+so a model equally accurate under every variant has ACCs equal to that accuracy and no spread.
 """
 
 from __future__ import annotations
