@@ -43,6 +43,37 @@ class SyntheticSpec:
     seed: int = 0
 
 
+#: ImageNet crop side: the protocol's L2 budgets are stated for 224 x 224 images.
+IMAGENET_CROP = 224
+
+
+@dataclass(frozen=True)
+class AdversarialSpec:
+    """Budgets and sample counts of the adversarial family in one profile.
+
+    L-inf budgets are in units of 1/255 and do not depend on the image size (a per-pixel bound).
+    L2 budgets are named by the protocol's ImageNet values (``l2_eps``, used in cell ids) and
+    scaled to the profile's crop: ``eps = nominal * l2_scale``, with ``l2_scale = crop / 224``
+    (= sqrt(d_crop / d_224), d = 3 * crop^2 the input dimension). The rule keeps the L2 budget
+    equal to the L-inf budget that spreads the same per-pixel RMS change over every pixel: a
+    uniform perturbation of size a has L2 norm a * sqrt(d), so equal RMS means L2 ~ sqrt(d).
+    For 32 px images the factor is 1/7: L2 budgets 0.5, 2, 8 become 0.0714, 0.286, 1.14.
+    """
+
+    #: L-inf budgets in units of 1/255 (FGSM, PGD, AutoAttack).
+    linf_eps: tuple[float, ...] = (0.5, 2.0, 8.0)
+    #: L2 budgets at 224 px (nominal; the cell id token); scaled by ``l2_scale``.
+    l2_eps: tuple[float, ...] = (0.5, 2.0, 8.0)
+    #: multiplies the nominal L2 budgets (crop / 224).
+    l2_scale: float = 1.0
+    #: the unbounded sanity cell's L-inf budget (units of 1/255): accuracy should reach ~0.
+    sanity_linf_eps: float = 64.0
+    #: images attacked by FGSM/PGD/sanity cells (a class-balanced subset; None: the whole set).
+    n_samples: int | None = None
+    #: images attacked by AutoAttack (a class-balanced subset of the same order; None: all).
+    autoattack_samples: int | None = None
+
+
 @dataclass(frozen=True)
 class Profile:
     """A benchmark setting. Pipeline: decode -> RGB -> resize shorter side -> centre crop."""
@@ -64,6 +95,8 @@ class Profile:
     builds_checkpoints: bool = True
     #: generation parameters of a generated (synthetic) data set; None for real data.
     synthetic: SyntheticSpec | None = None
+    #: budgets and sample counts of the adversarial family.
+    adversarial: AdversarialSpec = AdversarialSpec()
     extra: dict[str, object] = field(default_factory=dict, compare=False)
 
 
@@ -91,6 +124,11 @@ PROFILES.register("synthetic")(
         train_split="train",
         eval_per_class=50,
         synthetic=SyntheticSpec(size=40, train_per_class=500, val_per_class=100),
+        # sample counts sized so that every adversarial cell of the 52 models fits 10 min on 2
+        # CPU cores (see robustmq.noise.adversarial.perf)
+        adversarial=AdversarialSpec(
+            l2_scale=32 / IMAGENET_CROP, n_samples=100, autoattack_samples=20
+        ),
     )
 )
 PROFILES.register("cifar10")(
@@ -116,6 +154,9 @@ PROFILES.register("cifar10")(
         eval_per_class=100,
         mean=(0.4914, 0.4822, 0.4465),
         std=(0.2470, 0.2435, 0.2616),
+        adversarial=AdversarialSpec(
+            l2_scale=32 / IMAGENET_CROP, n_samples=500, autoattack_samples=100
+        ),
     )
 )
 PROFILES.register("imagenet")(
@@ -138,6 +179,7 @@ PROFILES.register("imagenet")(
         train_split="train",
         eval_per_class=5,
         builds_checkpoints=False,
+        adversarial=AdversarialSpec(n_samples=1000, autoattack_samples=1000),
     )
 )
 
