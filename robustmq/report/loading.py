@@ -1,0 +1,238 @@
+"""Reading a run's output folder, and the per-model values the report, plots and findings use.
+
+A run is read from ``results.json`` (a folder holding one, or the file itself). A folder whose run
+died before writing it is read from ``records.jsonl`` (one record per line, the last line of a cell
+wins); its settings are then taken from the records. Summaries (WCAR, mNR, ACCs...) are always
+recomputed from the records with :func:`robustmq.benchmark.summary.summarize`, so every command
+uses the current definitions, also across merged folders.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from robustmq.benchmark.record import Record
+from robustmq.benchmark.settings import BenchSettings
+from robustmq.benchmark.summary import ModelSummary, summarize
+from robustmq.cells import FLOAT, GRID_ARCHS
+from robustmq.exceptions import RobustMQError
+
+__all__ = [
+    "CORRUPTIONS",
+    "NOT_CONVERGED",
+    "VARIANTS",
+    "ModelValues",
+    "ResultsFileError",
+    "RunData",
+    "arch_order",
+    "corruption_accuracy",
+    "load_run",
+    "model_values",
+    "variant_accuracy",
+]
+
+#: Flag of a model whose training did not converge.
+NOT_CONVERGED = "not_converged"
+#: Severities of a natural corruption; its accuracy is the mean over all five.
+SEVERITIES = (1, 2, 3, 4, 5)
+#: The 15 ImageNet-C corruptions in the protocol's order (noise, blur, weather, digital).
+CORRUPTIONS = (
+    "gaussian_noise",
+    "shot_noise",
+    "impulse_noise",
+    "defocus_blur",
+    "glass_blur",
+    "motion_blur",
+    "zoom_blur",
+    "snow",
+    "frost",
+    "fog",
+    "brightness",
+    "contrast",
+    "elastic_transform",
+    "pixelate",
+    "jpeg_compression",
+)
+#: The 14 systematic variants: decoders, then Pillow and OpenCV resize methods.
+VARIANTS = (
+    "decoder_pil",
+    "decoder_opencv",
+    "decoder_ffmpeg",
+    *(f"resize_pil_{m}" for m in ("nearest", "bilinear", "bicubic", "box", "hamming", "lanczos")),
+    *(f"resize_opencv_{m}" for m in ("nearest", "bilinear", "bicubic", "area", "lanczos4")),
+)
+
+
+class ResultsFileError(RobustMQError, ValueError):
+    """A results folder or file that is missing or cannot be read."""
+
+
+@dataclass(frozen=True)
+class RunData:
+    """One run as read from disk: where from, its ``run`` metadata and its records."""
+
+    path: Path
+    source: Path
+    run: dict[str, Any]
+    records: list[Record]
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The run's benchmark settings (``run.settings``)."""
+        settings = self.run.get("settings", {})
+        return dict(settings) if isinstance(settings, dict) else {}
+
+    def summaries(self) -> dict[str, ModelSummary]:
+        """Per-model summaries recomputed from the records."""
+        return summarize(self.records)
+
+
+def _record(data: object, where: str) -> Record:
+    if not isinstance(data, dict):
+        raise ResultsFileError(f"{where}: expected a record object, got {type(data).__name__}")
+    try:
+        return Record.from_json(data)
+    except TypeError as exc:
+        raise ResultsFileError(f"{where}: not a RobustMQ record ({exc})") from exc
+
+
+def _read_json(path: Path) -> RunData:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ResultsFileError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+        raise ResultsFileError(
+            f"{path}: expected an object with 'run' and 'results' (a RobustMQ results.json)"
+        )
+    records = [_record(r, f"{path}: results[{i}]") for i, r in enumerate(data["results"])]
+    run = data.get("run") if isinstance(data.get("run"), dict) else {}
+    return RunData(path.parent, path, dict(run or {}), records)
+
+
+def _read_jsonl(path: Path) -> RunData:
+    by_cell: dict[str, Record] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a crash: the cell is simply not there
+        record = _record(data, f"{path}:{number}")
+        by_cell[record.cell] = record
+    records = list(by_cell.values())
+    names = {f.name for f in dataclasses.fields(BenchSettings)}
+    settings = {k: v for k, v in records[0].settings.items() if k in names} if records else {}
+    run = {"settings": settings, "sample_sets": {}, "n_records": len(records)}
+    return RunData(path.parent, path, run, records)
+
+
+def load_run(path: str | Path) -> RunData:
+    """Read a run from a folder (``results.json``, else ``records.jsonl``) or a results file."""
+    path = Path(path)
+    if path.is_file():
+        return _read_jsonl(path) if path.suffix == ".jsonl" else _read_json(path)
+    if not path.is_dir():
+        raise ResultsFileError(f"{path}: no such folder; expected a benchmark output folder")
+    if (path / "results.json").is_file():
+        return _read_json(path / "results.json")
+    if (path / "records.jsonl").is_file():
+        return _read_jsonl(path / "records.jsonl")
+    raise ResultsFileError(
+        f"{path}: holds neither results.json nor records.jsonl; expected a benchmark output folder"
+    )
+
+
+@dataclass(frozen=True)
+class ModelValues:
+    """What a run measured of one model: clean accuracy, summary values, convergence."""
+
+    model_id: str
+    arch: str
+    quantizer: str
+    bits: int | None
+    clean: float | None
+    values: dict[str, float] = field(default_factory=dict)
+    converged: bool = True
+
+    @property
+    def is_float(self) -> bool:
+        """True for the float model of its architecture."""
+        return self.quantizer == FLOAT
+
+    def get(self, name: str) -> float | None:
+        """``clean`` for the clean accuracy, else the summary value (None when absent)."""
+        return self.clean if name == "clean" else self.values.get(name)
+
+
+def arch_order(archs: Iterable[str]) -> list[str]:
+    """Architectures in the grid's order, unknown ones after (alphabetically)."""
+    known = [a for a in GRID_ARCHS if a in set(archs)]
+    return known + sorted(set(archs) - set(GRID_ARCHS))
+
+
+def model_values(
+    records: Sequence[Record], summaries: dict[str, ModelSummary] | None = None
+) -> dict[str, ModelValues]:
+    """Per-model values keyed by model id (summaries recomputed when not given)."""
+    if summaries is None:
+        summaries = summarize(records)
+    by_model: dict[str, list[Record]] = {}
+    for r in records:
+        by_model.setdefault(r.model_id, []).append(r)
+    result: dict[str, ModelValues] = {}
+    for model_id, own in by_model.items():
+        clean = next(
+            (r.metrics["accuracy"] for r in own if r.family == "clean" and "accuracy" in r.metrics),
+            None,
+        )
+        summary = summaries.get(model_id, ModelSummary())
+        converged = not any(NOT_CONVERGED in r.flags for r in own) and (
+            NOT_CONVERGED not in summary.flags
+        )
+        first = own[0]
+        result[model_id] = ModelValues(
+            model_id,
+            first.arch,
+            first.quantizer,
+            first.bits,
+            None if clean is None else float(clean),
+            {k: float(v) for k, v in summary.values.items()},
+            converged,
+        )
+    return result
+
+
+def corruption_accuracy(records: Iterable[Record]) -> dict[str, float]:
+    """Per-corruption accuracy (mean over the five severities, complete ones only) of one model."""
+    by_key: dict[tuple[str, int], float] = {}
+    for r in records:
+        if r.family != "natural" or "accuracy" not in r.metrics:
+            continue
+        name, severity = r.params.get("corruption"), r.params.get("severity")
+        if name is None or severity is None:  # fall back on the noise name, e.g. "fog-s3"
+            name, _, tail = r.noise.rpartition("-s")
+            severity = int(tail) if tail.isdigit() else None
+        if name and severity is not None:
+            by_key[(str(name), int(severity))] = float(r.metrics["accuracy"])
+    names = sorted({name for name, _ in by_key})
+    return {
+        n: sum(by_key[(n, s)] for s in SEVERITIES) / len(SEVERITIES)
+        for n in names
+        if all((n, s) in by_key for s in SEVERITIES)
+    }
+
+
+def variant_accuracy(records: Iterable[Record]) -> dict[str, float]:
+    """Accuracy per systematic variant (``noise``) of one model's records."""
+    return {
+        r.noise: float(r.metrics["accuracy"])
+        for r in records
+        if r.family == "systematic" and "accuracy" in r.metrics
+    }
