@@ -1,4 +1,5 @@
-"""The ``robustmq`` command line: ``list``, ``layers``, ``train`` and ``zoo build``.
+"""The ``robustmq`` command line: ``list``, ``layers``, ``train``, ``zoo build``, and ``merge``,
+``report``, ``compare`` and ``findings`` on finished runs.
 
 This is the presentation layer: it prints; the library modules it calls never do.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import time
 from collections.abc import Sequence
@@ -143,6 +145,152 @@ def _cmd_zoo_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_label(run: Any) -> str:
+    return f"{run.source} ({len(run.records)} records)"
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from robustmq.report import load_run, merge_runs, write_merged
+
+    runs = [load_run(folder) for folder in args.folders]
+    result = merge_runs(runs, ignore=args.ignore_setting or ())
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    paths = write_merged(args.output, result)
+    print(
+        f"merged {len(runs)} folders: {len(result.records)} cells"
+        + (f" ({result.duplicates} identical duplicates kept once)" if result.duplicates else "")
+    )
+    for run in runs:
+        print(f"  from {_run_label(run)}")
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from robustmq.report import load_run, write_plots, write_tables
+
+    run = load_run(args.folder)
+    folder = run.path
+    summaries = run.summaries()
+    paths = write_tables(folder, run.records, summaries)
+    print(f"{_run_label(run)}")
+    for path in paths:
+        print(f"wrote {path}")
+    if args.no_plots:
+        return 0
+    plots = write_plots(folder / "plots", run.records, summaries)
+    for path in plots.paths:
+        print(f"wrote {path}")
+    for name, reason in plots.skipped:
+        print(f"no plot {name}: {reason}")
+    return 0
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}"
+
+
+def _delta_line(delta: Any, width: int) -> str:
+    change = "" if delta.delta is None else f"{100 * delta.delta:+.2f} pp"
+    flipped = delta.changed_samples
+    samples = "" if flipped is None else f"  ({flipped} samples flipped)"
+    return (
+        f"  {delta.key:<{width}}  {delta.name:<22} {_percent(delta.before):>7} -> "
+        f"{_percent(delta.after):>7}  {change:>10}{samples}"
+    )
+
+
+def _print_list(title: str, items: Sequence[str], top: int) -> None:
+    if not items:
+        return
+    print(title)
+    shown = items if top <= 0 else items[:top]
+    for item in shown:
+        print(f"  {item}")
+    if len(shown) < len(items):
+        print(f"  ... and {len(items) - len(shown)} more (--top 0 shows all)")
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from robustmq.report import compare_runs, load_run
+
+    a, b = load_run(args.before), load_run(args.after)
+    result = compare_runs(a, b)
+    print(f"A: {_run_label(a)}")
+    print(f"B: {_run_label(b)}")
+    if result.settings:
+        print("settings changed:")
+        for key, va, vb in result.settings:
+            print(f"  {key}: {va!r} -> {vb!r}")
+    print(
+        f"cells: {len(result.cells_added)} added, {len(result.cells_removed)} removed, "
+        f"{result.cells_common} in both, "
+        f"{result.cells_common - len({d.key for d in result.metric_deltas})} with equal metrics"
+    )
+    _print_list("added (in B only):", result.cells_added, args.top)
+    _print_list("removed (in A only):", result.cells_removed, args.top)
+    for title, deltas in (
+        ("metric deltas per cell (B - A, largest first):", result.metric_deltas),
+        ("summary deltas per model (B - A, largest first):", result.summary_deltas),
+    ):
+        if not deltas:
+            continue
+        width = max(len(d.key) for d in deltas)
+        _print_list(title, [_delta_line(d, width)[2:] for d in deltas], args.top)
+    flags = [
+        f"{cell}: " + ", ".join([f"+{f}" for f in added] + [f"-{f}" for f in removed])
+        for cell, added, removed in result.flag_changes
+    ]
+    _print_list("flags changed:", flags, args.top)
+    _print_list("models added:", result.models_added, args.top)
+    _print_list("models removed:", result.models_removed, args.top)
+    if not (result.settings or result.cells_added or result.cells_removed) and not (
+        result.metric_deltas or result.summary_deltas or result.flag_changes
+    ):
+        print("no differences")
+    return 0
+
+
+def _cmd_findings(args: argparse.Namespace) -> int:
+    from robustmq.report import FindingRules, assess_findings, load_run
+
+    run = load_run(args.folder)
+    rules = FindingRules(
+        tolerance=args.tolerance / 100,
+        min_checks=args.min_checks,
+        top_k=args.top_k,
+        include_not_converged=args.include_not_converged,
+    )
+    report = assess_findings(run.records, run.summaries(), rules)
+    if args.json:
+        print(json.dumps(dataclasses.asdict(report), indent=1))
+        return 0
+    print(
+        f"{_run_label(run)}: what this run measured about the paper's findings "
+        f"(tolerance {args.tolerance} pp, at least {rules.min_checks} checks, "
+        f"top-k {rules.top_k}; rules: robustmq.report.findings)"
+    )
+    if report.excluded:
+        print(f"left out, not converged ({len(report.excluded)}): {', '.join(report.excluded)}")
+    for finding in report.findings:
+        print(f"\nFinding {finding.number}: {finding.claim}")
+        print(f"  verdict: {finding.verdict.upper()}")
+        for part in finding.parts:
+            print(f"  - {part.name}: {part.verdict} ({part.claim}): {part.summary}")
+            if args.brief:
+                continue
+            for check in part.checks:
+                value = (
+                    f"d {100 * check.value:+.1f} pp"
+                    if part.name not in ("impulse_noise", "glass_blur", "brightness")
+                    else f"rank {int(check.value)}"
+                )
+                print(f"      {check.outcome:<9} {check.unit}: {check.detail} ({value})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``robustmq`` command."""
     parser = argparse.ArgumentParser(prog="robustmq", description="RobustMQ benchmark tools")
@@ -186,6 +334,53 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--seed", type=int, default=0, help="(default: 0)")
     build.add_argument("--device", default="auto", help="(default: cuda when present, else cpu)")
     build.set_defaults(func=_cmd_zoo_build)
+
+    merge = sub.add_parser("merge", help="merge output folders of one run (shards) into one")
+    merge.add_argument("folders", nargs="+", metavar="DIR", help="output folders to merge")
+    merge.add_argument("--output", required=True, metavar="DIR", help="folder to write into")
+    merge.add_argument(
+        "--ignore-setting",
+        action="append",
+        metavar="KEY",
+        help="merge even if this setting differs (repeatable; default: none)",
+    )
+    merge.set_defaults(func=_cmd_merge)
+
+    report = sub.add_parser("report", help="regenerate table.md, results.csv and DIR/plots/")
+    report.add_argument("folder", metavar="DIR", help="output folder of a run")
+    report.add_argument("--no-plots", action="store_true", help="tables only (default: plots too)")
+    report.set_defaults(func=_cmd_report)
+
+    compare = sub.add_parser("compare", help="what changed between two runs (B - A)")
+    compare.add_argument("before", metavar="A", help="output folder (or results.json) of run A")
+    compare.add_argument("after", metavar="B", help="output folder (or results.json) of run B")
+    compare.add_argument(
+        "--top", type=int, default=20, help="lines per section, 0 for all (default: 20)"
+    )
+    compare.set_defaults(func=_cmd_compare)
+
+    findings = sub.add_parser("findings", help="measure the paper's four findings on a run")
+    findings.add_argument("folder", metavar="DIR", help="output folder of a run")
+    findings.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.5,
+        help="percentage points a difference must exceed to count (default: 0.5)",
+    )
+    findings.add_argument(
+        "--min-checks", type=int, default=3, help="comparisons a verdict needs (default: 3)"
+    )
+    findings.add_argument(
+        "--top-k", type=int, default=3, help="rank window of findings 3 (default: 3)"
+    )
+    findings.add_argument(
+        "--include-not-converged",
+        action="store_true",
+        help="count models that did not converge (default: left out)",
+    )
+    findings.add_argument("--brief", action="store_true", help="verdicts without the checks")
+    findings.add_argument("--json", action="store_true", help="machine-readable output")
+    findings.set_defaults(func=_cmd_findings)
     return parser
 
 
