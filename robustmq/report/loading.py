@@ -1,10 +1,11 @@
 """Reading a run's output folder, and the per-model values the report, plots and findings use.
 
 A run is read from ``results.json`` (a folder holding one, or the file itself). A folder whose run
-died before writing it is read from ``records.jsonl`` (one record per line, the last line of a cell
-wins); its settings are then taken from the records. Summaries (WCAR, mNR, ACCs...) are always
-recomputed from the records with :func:`robustmq.benchmark.summary.summarize`, so every command
-uses the current definitions, also across merged folders.
+died before writing it is read from its journal, ``journal.jsonl`` (lines ``{"key", "record"}``),
+or from the ``records.jsonl`` of older runs (one record per line); the last line of a cell wins, a
+torn line is skipped, and the settings are taken from the records. Summaries (WCAR, mNR,
+ACCs...) are always recomputed from the records with :func:`robustmq.benchmark.summary.summarize`,
+so every command uses the current definitions, also across merged folders.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ __all__ = [
 
 #: Flag of a model whose training did not converge.
 NOT_CONVERGED = "not_converged"
+#: Files a folder without results.json is read from, in this order.
+JOURNALS = ("journal.jsonl", "records.jsonl")
 #: Severities of a natural corruption; its accuracy is the mean over all five.
 SEVERITIES = (1, 2, 3, 4, 5)
 #: The 15 ImageNet-C corruptions in the protocol's order (noise, blur, weather, digital).
@@ -124,6 +127,8 @@ def _read_jsonl(path: Path) -> RunData:
             data = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut short by a crash: the cell is simply not there
+        if isinstance(data, dict) and isinstance(data.get("record"), dict):
+            data = data["record"]  # a journal entry
         record = _record(data, f"{path}:{number}")
         by_cell[record.cell] = record
     records = list(by_cell.values())
@@ -134,7 +139,7 @@ def _read_jsonl(path: Path) -> RunData:
 
 
 def load_run(path: str | Path) -> RunData:
-    """Read a run from a folder (``results.json``, else ``records.jsonl``) or a results file."""
+    """Read a run from a folder (``results.json``, else its journal) or from one such file."""
     path = Path(path)
     if path.is_file():
         return _read_jsonl(path) if path.suffix == ".jsonl" else _read_json(path)
@@ -142,10 +147,12 @@ def load_run(path: str | Path) -> RunData:
         raise ResultsFileError(f"{path}: no such folder; expected a benchmark output folder")
     if (path / "results.json").is_file():
         return _read_json(path / "results.json")
-    if (path / "records.jsonl").is_file():
-        return _read_jsonl(path / "records.jsonl")
+    for name in JOURNALS:
+        if (path / name).is_file():
+            return _read_jsonl(path / name)
     raise ResultsFileError(
-        f"{path}: holds neither results.json nor records.jsonl; expected a benchmark output folder"
+        f"{path}: holds neither results.json nor {' nor '.join(JOURNALS)}; "
+        "expected a benchmark output folder"
     )
 
 

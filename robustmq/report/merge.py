@@ -3,8 +3,8 @@
 Folders merge only when they measured the same thing. Refused, naming the folder and the key:
 
 - a run setting that changes the numbers differs (:data:`IGNORED_SETTINGS` lists the ones that do
-  not: where files live and what a failure does; ``device`` is compared by type, so ``cuda:0``
-  and ``cuda:1`` agree);
+  not: where files live, what a failure does, resume and the regression gate; ``device`` is
+  compared by type, so ``cuda:0`` and ``cuda:1`` agree; a key one folder lacks differs);
 - the evaluation sample sets differ (``sample_ids_sha256`` of the records);
 - one model was evaluated from checkpoints with different sha256 in two folders;
 - one cell is in two folders with different numbers (metrics, per-sample correctness, sample
@@ -35,9 +35,22 @@ __all__ = [
     "write_merged",
 ]
 
-#: Run settings that do not change any number: paths, and what a failure does.
+#: Run settings that change no number: where files live (the samples and checkpoints themselves
+#: are compared by sha256), what a failure does, resuming and the regression gate.
 IGNORED_SETTINGS = frozenset(
-    {"output", "data_root", "checkpoints", "zoo_root", "strict", "fail_on_masking"}
+    {
+        "output",
+        "data_root",
+        "checkpoints",
+        "zoo_root",
+        "strict",
+        "fail_on_masking",
+        "resume",
+        "baseline",
+        "save_baseline",
+        "tolerance",
+        "z",
+    }
 )
 #: Record fields that make up a cell's numbers (duplicates must agree on all of them).
 NUMBER_FIELDS = ("metrics", "correct", "n_samples", "params", "seed", "checkpoint_sha256")
