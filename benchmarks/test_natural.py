@@ -1,0 +1,94 @@
+"""Natural corruptions: one cell per model x ImageNet-C corruption x severity (52 x 15 x 5).
+
+Ids such as ``resnet50-pact-4bit-impulse_noise-s3``; markers ``natural`` and the corruption's group
+(``noise``, ``blur``, ``weather``, ``digital``). The corrupted sets do not depend on the model: the
+first cell of a process makes sure every set the session selected is on disk (generated once, in a
+process pool, shared by every model and xdist worker, or read from ``--rmq-imagenet-c``); each cell
+then reads its set from a per-process cache and runs one batched evaluation.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from robustmq.cells import ModelSpec, model_grid
+from robustmq.evaluate import evaluate_clean
+from robustmq.exceptions import RobustMQError
+from robustmq.noise.natural.corruptions import SEVERITIES, corruption_names, get_corruption
+from robustmq.noise.natural.sets import NaturalSets, eval_dataset
+
+pytestmark = pytest.mark.natural
+
+
+def _cells() -> list[object]:
+    return [
+        pytest.param(
+            spec,
+            name,
+            severity,
+            id=f"{spec.id}-{name}-s{severity}",
+            marks=getattr(pytest.mark, get_corruption(name).group),
+        )
+        for spec in model_grid()
+        for name in corruption_names()
+        for severity in SEVERITIES
+    ]
+
+
+@pytest.fixture(scope="session")
+def natural_sets(rmq_context, request: pytest.FixtureRequest) -> NaturalSets:  # type: ignore[no-untyped-def]
+    """The process's corrupted sets; every set the session selected is made ready at once."""
+    settings = rmq_context.settings
+    dataset, pipeline = eval_dataset(
+        settings.profile,
+        settings.data_root,
+        settings.per_class(rmq_context.profile.num_classes),
+        settings.seed,
+    )
+    sets = NaturalSets(
+        dataset,
+        pipeline,
+        seed=settings.seed,
+        jpeg=settings.corruption_jpeg,
+        imagenet_c=settings.imagenet_c,
+    )
+    selected = {
+        (item.callspec.params["corruption"], item.callspec.params["severity"])
+        for item in request.session.items
+        if hasattr(item, "callspec") and "corruption" in item.callspec.params
+    }
+    sets.prepare(sorted(selected))
+    return sets
+
+
+@pytest.mark.parametrize(("spec", "corruption", "severity"), _cells())
+def test_natural(  # type: ignore[no-untyped-def]
+    spec: ModelSpec, corruption: str, severity: int, rmq, natural_sets: NaturalSets
+) -> None:
+    """Top-1 accuracy of the model on the evaluation set under one corruption and severity."""
+    loaded = rmq.load(spec)
+    data = rmq.eval_data()
+    if natural_sets.sample_ids != data.sample_ids:
+        raise RobustMQError(
+            "the corrupted sets and the clean evaluation set hold different samples "
+            f"({len(natural_sets.sample_ids)} vs {len(data.sample_ids)}); expected the same ids"
+        )
+    images = natural_sets.images(corruption, severity)
+    metrics, correct = evaluate_clean(
+        loaded.model, images, data.labels, rmq.settings.batch_size, rmq.device
+    )
+    rmq.record(
+        loaded,
+        family="natural",
+        noise=f"{corruption}-s{severity}",
+        params={
+            "corruption": corruption,
+            "severity": severity,
+            "group": get_corruption(corruption).group,
+            "source": natural_sets.source,
+            "jpeg": natural_sets.jpeg,
+        },
+        metrics=metrics,
+        correct=correct,
+        extra_settings={"natural_set": natural_sets.provenance(corruption, severity)},
+    )

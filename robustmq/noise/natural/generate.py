@@ -1,0 +1,382 @@
+"""Corrupted evaluation sets, generated once and shared by every model and process.
+
+A corrupted set depends on the data, the pipeline, the corruption, the severity, the run seed, the
+``imagecorruptions-imaug`` version and the JPEG option, never on the model. :func:`build_sets`
+generates the missing sets of a list of (corruption, severity) pairs in a process pool and stores
+each under ``cache_dir()/natural/`` as ``<corruption>-s<severity>-<key>.npy`` (uint8
+``N x H x W x 3``, the dataset's sample order) with a ``.json`` sidecar (the key's inputs, the
+sample ids' digest and how many corruption calls made it). The sidecar is written last, so a set
+without it is incomplete and rebuilt. A file lock per source (data + pipeline + seed + package +
+JPEG option) lets concurrent processes (xdist workers) build each set once: the others wait, then
+read it.
+
+:func:`corruption_calls` counts the corruption calls made by this process and by the pools it
+started; with a warm cache it does not move, whatever the number of models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from filelock import FileLock
+
+from robustmq.data.cache import cache_dir
+from robustmq.data.folder import ImageFolder
+from robustmq.data.pipeline import Pipeline
+from robustmq.exceptions import InvalidOptionError, RobustMQError
+from robustmq.noise.natural import corruptions
+from robustmq.noise.natural.corruptions import corrupt_image, get_corruption, image_seed
+
+__all__ = [
+    "FORMAT_VERSION",
+    "SetSource",
+    "build_sets",
+    "corrupt_array",
+    "corruption_calls",
+    "load_set",
+    "natural_dir",
+]
+
+log = logging.getLogger(__name__)
+
+#: Version of the on-disk format and of the seeding rule; part of every key.
+FORMAT_VERSION = 1
+#: Images per pool task.
+_CHUNK = 64
+#: Fewer calls than this are generated in this process (a pool's start costs seconds).
+_POOL_MIN_CALLS = 256
+
+_pool_calls = 0
+
+Pair = tuple[str, int]
+
+
+def corruption_calls() -> int:
+    """Corruption calls made by this process and by the generation pools it started."""
+    return corruptions.call_count() + _pool_calls
+
+
+def natural_dir() -> Path:
+    """Where generated sets live: ``cache_dir()/natural``."""
+    return cache_dir() / "natural"
+
+
+@dataclass(frozen=True)
+class SetSource:
+    """What every corrupted set of a run depends on, except the corruption and the severity.
+
+    ``fingerprint`` is the dataset's (sample ids and labels, in order); ``root`` and ``split`` say
+    where its files are; ``package`` is :func:`~.corruptions.package_version`.
+    """
+
+    root: str
+    split: str
+    fingerprint: str
+    pipeline: Pipeline
+    seed: int
+    jpeg: bool
+    package: str
+
+    @classmethod
+    def of(
+        cls, dataset: ImageFolder, pipeline: Pipeline, *, seed: int, jpeg: bool = False
+    ) -> SetSource:
+        """The source of ``dataset`` decoded by ``pipeline``, corrupted with ``seed``."""
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise InvalidOptionError(f"seed={seed!r} ({type(seed).__name__}); expected an integer")
+        return cls(
+            root=str(dataset.root),
+            split=dataset.split,
+            fingerprint=dataset.fingerprint,
+            pipeline=pipeline,
+            seed=seed,
+            jpeg=bool(jpeg),
+            package=corruptions.package_version(),
+        )
+
+    def fields(self) -> dict[str, Any]:
+        """The source as plain JSON (what the keys hash)."""
+        return {
+            "format": FORMAT_VERSION,
+            "root": self.root,
+            "split": self.split,
+            "fingerprint": self.fingerprint,
+            "pipeline": self.pipeline.settings(),
+            "seed": self.seed,
+            "jpeg": self.jpeg,
+            "package": self.package,
+        }
+
+    def digest(self) -> str:
+        """sha256 of :meth:`fields` (names the generation lock)."""
+        return _sha256(self.fields())
+
+    def key(self, corruption: str, severity: int) -> str:
+        """The cache key of one set: sha256 of the source's fields, the corruption and severity."""
+        return _sha256({**self.fields(), "corruption": corruption, "severity": severity})
+
+    def path(self, corruption: str, severity: int) -> Path:
+        """The ``.npy`` file of one set (its sidecar: the same name with ``.json``)."""
+        key = self.key(corruption, severity)
+        return natural_dir() / f"{corruption}-s{severity}-{key[:24]}.npy"
+
+
+def _sha256(fields: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def _ids_digest(sample_ids: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(sample_ids).encode()).hexdigest()
+
+
+def corrupt_array(
+    images: np.ndarray,
+    sample_ids: Sequence[str],
+    corruption: str,
+    severity: int,
+    *,
+    seed: int,
+    jpeg: bool = False,
+) -> np.ndarray:
+    """Every image of ``images`` (uint8 ``N x H x W x 3``) corrupted with its own seed.
+
+    Image ``i`` gets :func:`~.corruptions.image_seed` ``(seed, sample_ids[i], corruption,
+    severity)``, so the result does not depend on batching, order or process.
+    """
+    out = np.empty_like(images)
+    for i, (image, sid) in enumerate(zip(images, sample_ids, strict=True)):
+        out[i] = corrupt_image(
+            image, corruption, severity, image_seed(seed, sid, corruption, severity), jpeg=jpeg
+        )
+    return out
+
+
+def _chunk_task(
+    images: np.ndarray,
+    sample_ids: Sequence[str],
+    corruption: str,
+    severity: int,
+    seed: int,
+    jpeg: bool,
+) -> tuple[np.ndarray, int]:
+    """Pool task: the corrupted chunk and how many corruption calls the worker made for it."""
+    before = corruptions.call_count()
+    out = corrupt_array(images, sample_ids, corruption, severity, seed=seed, jpeg=jpeg)
+    return out, corruptions.call_count() - before
+
+
+def _init_worker() -> None:
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)  # one process per core already
+    except ImportError:  # pragma: no cover - cv2 is a dependency of imagecorruptions
+        pass
+
+
+def _decode(dataset: ImageFolder, pipeline: Pipeline) -> np.ndarray:
+    crop = pipeline.crop_size
+    pixels = np.empty((len(dataset), crop, crop, 3), dtype=np.uint8)
+    for i, (path, _) in enumerate(dataset.samples):
+        pixels[i] = pipeline.load_uint8(path)
+    return pixels
+
+
+def _meta_path(path: Path) -> Path:
+    return path.with_suffix(".json")
+
+
+def _is_complete(source: SetSource, pair: Pair, sample_ids: Sequence[str]) -> bool:
+    path = source.path(*pair)
+    try:
+        meta = json.loads(_meta_path(path).read_text())
+    except (OSError, ValueError):
+        return False
+    crop = source.pipeline.crop_size
+    return (
+        path.is_file()
+        and meta.get("key") == source.key(*pair)
+        and meta.get("sample_ids_sha256") == _ids_digest(sample_ids)
+        and meta.get("shape") == [len(sample_ids), crop, crop, 3]
+    )
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _store(
+    source: SetSource, pair: Pair, images: np.ndarray, ids: Sequence[str], calls: int
+) -> None:
+    path = source.path(*pair)
+    _atomic_write(path, lambda f: np.save(f, images, allow_pickle=False))
+    meta = {
+        "key": source.key(*pair),
+        "corruption": pair[0],
+        "severity": pair[1],
+        **source.fields(),
+        "n_images": len(ids),
+        "shape": list(images.shape),
+        "sample_ids_sha256": _ids_digest(ids),
+        "calls": calls,
+        "built_by_pid": os.getpid(),
+    }
+    _atomic_write(_meta_path(path), lambda f: f.write(json.dumps(meta, indent=1).encode()))
+
+
+def _check_pairs(pairs: Iterable[Pair]) -> list[Pair]:
+    unique: list[Pair] = []
+    for corruption, severity in pairs:
+        get_corruption(corruption)
+        corruptions._check_severity(severity)
+        if (corruption, severity) not in unique:
+            unique.append((corruption, severity))
+    return unique
+
+
+def _generate(
+    source: SetSource,
+    pixels: np.ndarray,
+    ids: Sequence[str],
+    missing: list[Pair],
+    workers: int,
+) -> Iterator[tuple[Pair, np.ndarray, int]]:
+    """Yield (pair, corrupted set, calls) for every missing pair, in order."""
+    global _pool_calls
+    n = len(ids)
+    if workers == 0 or n * len(missing) < _POOL_MIN_CALLS:
+        for pair in missing:
+            before = corruptions.call_count()
+            out = corrupt_array(pixels, ids, *pair, seed=source.seed, jpeg=source.jpeg)
+            yield pair, out, corruptions.call_count() - before
+        return
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+        futures = [
+            [
+                pool.submit(
+                    _chunk_task,
+                    pixels[start : start + _CHUNK],
+                    list(ids[start : start + _CHUNK]),
+                    *pair,
+                    source.seed,
+                    source.jpeg,
+                )
+                for start in range(0, n, _CHUNK)
+            ]
+            for pair in missing
+        ]
+        for pair, chunks in zip(missing, futures, strict=True):
+            parts = [f.result() for f in chunks]
+            calls = sum(c for _, c in parts)
+            _pool_calls += calls
+            yield pair, np.concatenate([p for p, _ in parts]), calls
+
+
+def build_sets(
+    dataset: ImageFolder,
+    pipeline: Pipeline,
+    pairs: Iterable[Pair],
+    *,
+    seed: int,
+    jpeg: bool = False,
+    workers: int | None = None,
+) -> dict[Pair, Path]:
+    """Make sure every (corruption, severity) set of ``pairs`` is on disk; return their paths.
+
+    Missing sets are generated under a file lock (a concurrent process waits, then finds them), in
+    a pool of ``workers`` spawned processes (default: one per CPU; 0: in this process); a script
+    that calls this must guard its entry point with ``if __name__ == "__main__":``, as spawned
+    processes import the main module. Sets already on disk cost no corruption call.
+    """
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        # a spawned child re-running an unguarded main module would wait forever on the lock
+        raise RuntimeError(
+            "build_sets() was called while a spawned process imported the main module; guard the "
+            'script\'s entry point with if __name__ == "__main__":'
+        )
+    if workers is not None and (isinstance(workers, bool) or workers < 0):
+        raise InvalidOptionError(f"workers={workers!r}; expected an integer >= 0 or None")
+    source = SetSource.of(dataset, pipeline, seed=seed, jpeg=jpeg)
+    wanted = _check_pairs(pairs)
+    ids = dataset.sample_ids
+    paths = {pair: source.path(*pair) for pair in wanted}
+    if all(_is_complete(source, pair, ids) for pair in wanted):
+        return paths
+    lock = natural_dir() / "locks" / f"{source.digest()[:24]}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(lock)):
+        missing = [pair for pair in wanted if not _is_complete(source, pair, ids)]
+        if missing:
+            log.info("generating %d corrupted sets of %d images", len(missing), len(ids))
+            pixels = _decode(dataset, pipeline)
+            if workers is None:
+                workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+            for pair, images, calls in _generate(source, pixels, ids, missing, workers):
+                _store(source, pair, images, ids, calls)
+    return paths
+
+
+def _read(path: Path, expected: tuple[int, ...]) -> tuple[np.ndarray, dict[str, Any]] | None:
+    try:
+        images = np.load(path, allow_pickle=False)
+        meta: dict[str, Any] = json.loads(_meta_path(path).read_text())
+    except (OSError, ValueError) as exc:
+        log.warning("unreadable corrupted set %s (%s)", path, exc)
+        return None
+    if images.dtype != np.uint8 or images.shape != expected:
+        log.warning("corrupted set %s holds %s %s", path, images.dtype, images.shape)
+        return None
+    return images, meta
+
+
+def load_set(
+    dataset: ImageFolder,
+    pipeline: Pipeline,
+    corruption: str,
+    severity: int,
+    *,
+    seed: int,
+    jpeg: bool = False,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """One corrupted set (uint8 ``N x H x W x 3``, dataset order) and its sidecar.
+
+    A set that is absent, incomplete or unreadable is (re)built first.
+    """
+    source = SetSource.of(dataset, pipeline, seed=seed, jpeg=jpeg)
+    pair = (corruption, severity)
+    path = source.path(*pair)
+    expected = (len(dataset), pipeline.crop_size, pipeline.crop_size, 3)
+    found = _read(path, expected) if _is_complete(source, pair, dataset.sample_ids) else None
+    if found is None:
+        _meta_path(path).unlink(missing_ok=True)  # marks the set incomplete: rebuilt
+        build_sets(dataset, pipeline, [pair], seed=seed, jpeg=jpeg)
+        found = _read(path, expected)
+    if found is None:
+        raise RobustMQError(
+            f"corrupted set {path} could not be read back after building it; expected a uint8 "
+            f"array of shape {expected} (is {natural_dir()} writable?)"
+        )
+    return found

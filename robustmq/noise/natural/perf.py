@@ -1,0 +1,83 @@
+"""Generation throughput of the 15 corruptions, printed: ``python -m robustmq.noise.natural.perf``.
+
+For each corruption: images per second of :func:`~.corruptions.corrupt_image` in this process (one
+core), over severities 1 to 5, at 224 px (ImageNet) and 32 px (the synthetic profile's crop), on
+seeded smooth random images; then the four slowest corruptions at each size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from robustmq.noise.natural.corruptions import (
+    SEVERITIES,
+    corrupt_image,
+    corruption_names,
+    get_corruption,
+    image_seed,
+)
+
+__all__ = ["main", "sample_images", "throughput"]
+
+
+def sample_images(size: int, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` seeded uint8 ``size x size x 3`` images: smooth colour fields plus mild noise."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.uniform(0, 255, (n, 4, 4, 3))
+    index = np.linspace(0, 3, size).round().astype(int)
+    smooth = coarse[:, index][:, :, index]
+    noisy = smooth + rng.normal(0, 12, smooth.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def throughput(name: str, images: np.ndarray, seed: int = 0) -> float:
+    """Images per second of ``name`` over every image of ``images`` at each of the 5 severities."""
+    for severity in SEVERITIES:  # warm-up: imports, numba compilation
+        corrupt_image(images[0], name, severity, seed)
+    start = time.perf_counter()
+    for severity in SEVERITIES:
+        for i, image in enumerate(images):
+            corrupt_image(image, name, severity, image_seed(seed, str(i), name, severity))
+    return len(SEVERITIES) * len(images) / (time.perf_counter() - start)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the throughput table (Markdown) and the four slowest corruptions per size."""
+    parser = argparse.ArgumentParser(prog="python -m robustmq.noise.natural.perf")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[224, 32], help="image sides")
+    parser.add_argument(
+        "--images",
+        type=int,
+        nargs="+",
+        default=[4, 40],
+        help="images per severity, one number per size (default: 4 at 224 px, 40 at 32 px)",
+    )
+    args = parser.parse_args(argv)
+    if len(args.images) != len(args.sizes):
+        parser.error(f"--images needs one count per size ({len(args.sizes)}); got {args.images}")
+    names = corruption_names()
+    rates: dict[int, dict[str, float]] = {}
+    for size, n in zip(args.sizes, args.images, strict=True):
+        images = sample_images(size, n)
+        rates[size] = {name: throughput(name, images) for name in names}
+    print("corruption generation, one process, images/s (mean over severities 1-5)")
+    print()
+    print("| corruption | group | " + " | ".join(f"{s} px" for s in args.sizes) + " |")
+    print("|---|---|" + "---:|" * len(args.sizes))
+    for name in names:
+        cells = " | ".join(f"{rates[s][name]:.0f}" for s in args.sizes)
+        print(f"| {name} | {get_corruption(name).group} | {cells} |")
+    print()
+    for size in args.sizes:
+        slowest = sorted(names, key=lambda c: rates[size][c])[:4]
+        text = ", ".join(f"{c} ({rates[size][c]:.0f}/s)" for c in slowest)
+        print(f"slowest four at {size} px: {text}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

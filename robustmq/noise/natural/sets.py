@@ -1,0 +1,139 @@
+"""Where a natural cell's corrupted images come from, once per process per (corruption, severity).
+
+:class:`NaturalSets` serves the corrupted evaluation set of a (corruption, severity) as a float
+tensor laid out as :func:`robustmq.data.load_tensors` lays out the clean set (same samples, same
+order). The images come from the shared disk cache (:mod:`.generate`, built on first need) or, with
+``--rmq-imagenet-c DIR``, from the released ImageNet-C files (:mod:`.imagenet_c`). A small
+per-process cache keeps them as uint8 (least recently used out past ``memory_bytes``), so the cells
+of every model share one read.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from robustmq.data import ImageFolder, get_eval_data
+from robustmq.data.pipeline import Pipeline
+from robustmq.noise.natural.corruptions import get_corruption
+from robustmq.noise.natural.generate import SetSource, build_sets, load_set
+from robustmq.noise.natural.imagenet_c import read_imagenet_c
+
+__all__ = ["MEMORY_BYTES", "NaturalSets", "eval_dataset"]
+
+#: Default budget of the per-process cache (uint8 pixels).
+MEMORY_BYTES = 1024**3
+
+_DATASETS: dict[tuple[str, str | None, int | None, int], tuple[ImageFolder, Pipeline]] = {}
+
+
+def eval_dataset(
+    profile: str, data_root: str | None, n_per_class: int | None, seed: int
+) -> tuple[ImageFolder, Pipeline]:
+    """``get_eval_data(...)`` remembered per process (listing a folder is not free)."""
+    key = (profile, data_root, n_per_class, seed)
+    if key not in _DATASETS:
+        _DATASETS[key] = get_eval_data(
+            profile, data_root=data_root, n_per_class=n_per_class, seed=seed
+        )
+    return _DATASETS[key]
+
+
+class NaturalSets:
+    """The corrupted evaluation sets of one dataset, pipeline, seed and source."""
+
+    def __init__(
+        self,
+        dataset: ImageFolder,
+        pipeline: Pipeline,
+        *,
+        seed: int,
+        jpeg: bool = False,
+        imagenet_c: str | Path | None = None,
+        memory_bytes: int = MEMORY_BYTES,
+        workers: int | None = None,
+    ) -> None:
+        self.dataset = dataset
+        self.pipeline = pipeline
+        self.seed = seed
+        self.jpeg = jpeg
+        self.imagenet_c = Path(imagenet_c) if imagenet_c is not None else None
+        self.memory_bytes = memory_bytes
+        self.workers = workers
+        self._source = SetSource.of(dataset, pipeline, seed=seed, jpeg=jpeg)
+        self._memory: OrderedDict[tuple[str, int], tuple[torch.Tensor, dict[str, Any]]] = (
+            OrderedDict()
+        )
+
+    @property
+    def sample_ids(self) -> tuple[str, ...]:
+        """The samples of every set, in order."""
+        return self.dataset.sample_ids
+
+    @property
+    def source(self) -> str:
+        """``generated`` or ``imagenet-c``."""
+        return "generated" if self.imagenet_c is None else "imagenet-c"
+
+    def prepare(self, pairs: Iterable[tuple[str, int]]) -> None:
+        """Generate every missing set of ``pairs`` now, in one pool (nothing for ImageNet-C)."""
+        if self.imagenet_c is None:
+            build_sets(
+                self.dataset,
+                self.pipeline,
+                pairs,
+                seed=self.seed,
+                jpeg=self.jpeg,
+                workers=self.workers,
+            )
+
+    def _read(self, corruption: str, severity: int) -> tuple[np.ndarray, dict[str, Any]]:
+        if self.imagenet_c is not None:
+            pixels = read_imagenet_c(
+                self.imagenet_c, corruption, severity, self.sample_ids, self.pipeline.crop_size
+            )
+            return pixels, {"source": self.source, "imagenet_c": str(self.imagenet_c)}
+        pixels, meta = load_set(
+            self.dataset, self.pipeline, corruption, severity, seed=self.seed, jpeg=self.jpeg
+        )
+        provenance = {
+            "source": self.source,
+            "key": meta["key"],
+            "package": meta["package"],
+            "jpeg": meta["jpeg"],
+            "calls": meta["calls"],
+        }
+        return pixels, provenance
+
+    def _uint8(self, corruption: str, severity: int) -> tuple[torch.Tensor, dict[str, Any]]:
+        get_corruption(corruption)
+        pair = (corruption, severity)
+        if pair in self._memory:
+            self._memory.move_to_end(pair)
+            return self._memory[pair]
+        pixels, provenance = self._read(corruption, severity)
+        chw = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous()
+        self._memory[pair] = (chw, provenance)
+        used = sum(t.numel() for t, _ in self._memory.values())
+        while used > self.memory_bytes and len(self._memory) > 1:
+            old, _ = self._memory.popitem(last=False)[1]
+            used -= old.numel()
+        return chw, provenance
+
+    def images(self, corruption: str, severity: int) -> torch.Tensor:
+        """The corrupted set: float32 ``[N, 3, H, W]`` in [0, 1] (x / 255), a new tensor."""
+        chw, _ = self._uint8(corruption, severity)
+        return chw.to(torch.float32).div_(255)
+
+    def provenance(self, corruption: str, severity: int) -> dict[str, Any]:
+        """Where the set came from (source, cache key, package, JPEG option, calls that made it)."""
+        return dict(self._uint8(corruption, severity)[1])
+
+    def cached(self) -> int:
+        """How many sets the per-process cache holds."""
+        return len(self._memory)
