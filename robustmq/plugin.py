@@ -9,14 +9,17 @@ and prints the table.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import pytest
 
-from robustmq.benchmark.session import ResultsCollector
+from robustmq.benchmark.journal import read_journal
+from robustmq.benchmark.session import RECORD_KEY, RESUMED_KEY, ResultsCollector
 from robustmq.benchmark.settings import BenchSettings
 from robustmq.benchmark.table import build_table, render_text
+from robustmq.benchmark.workers import cpu_threads, worker_device, worker_index
 from robustmq.exceptions import RobustMQError
 
 if TYPE_CHECKING:  # the context pulls in data and models: imported when a cell first needs it
@@ -96,6 +99,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="a missing checkpoint fails its cell instead of skipping it (default: off)",
     )
     add(
+        "--rmq-resume",
+        action="store_true",
+        default=False,
+        help="skip cells already in the output folder's journal.jsonl with the same settings and "
+        "checkpoint (their journaled records are reported); default: rerun everything",
+    )
+    add(
+        "--rmq-baseline",
+        default=None,
+        help="regression gate: a results.json of an earlier run; a cell fails when a metric fell "
+        "by more than max(--rmq-tolerance, z x standard error)",
+    )
+    add(
+        "--rmq-tolerance",
+        type=float,
+        default=1.0,
+        help="regression gate: allowed drop in percentage points (default: 1.0)",
+    )
+    add(
+        "--rmq-z",
+        type=float,
+        default=3.0,
+        help="regression gate: allowed drop in binomial standard errors (default: 3.0)",
+    )
+    add(
+        "--rmq-save-baseline",
+        default=None,
+        help="also write this run's results.json to this path, for later --rmq-baseline runs",
+    )
+    add(
         "--rmq-fail-on-masking",
         action="store_true",
         default=False,
@@ -145,15 +178,43 @@ def _settings(config: pytest.Config) -> BenchSettings:
             imagenet_c=config.getoption("rmq_imagenet_c"),
             corruption_jpeg=config.getoption("rmq_corruption_jpeg"),
             resize_geometry=config.getoption("rmq_resize_geometry"),
+            resume=config.getoption("rmq_resume"),
+            baseline=config.getoption("rmq_baseline"),
+            tolerance=config.getoption("rmq_tolerance"),
+            z=config.getoption("rmq_z"),
+            save_baseline=config.getoption("rmq_save_baseline"),
         )
     except RobustMQError as exc:
         raise pytest.UsageError(str(exc)) from exc
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Under ``-n``, schedule by model (``--dist loadgroup``) unless ``--dist`` was given."""
+    option = config.option
+    if getattr(option, "numprocesses", None) and getattr(option, "dist", None) == "no":
+        option.dist = "loadgroup"
+
+
+def _place_worker(config: pytest.Config, settings: BenchSettings) -> BenchSettings:
+    """On an xdist worker: its own GPU (index mod count), or its share of the CPU threads."""
+    placement = worker_index(getattr(config, "workerinput", None))
+    if placement is None:
+        return settings
+    import torch
+
+    index, count = placement
+    cuda = torch.cuda.device_count() if settings.device == "cuda" else 0
+    device = worker_device(settings.device, index, cuda)
+    if not device.startswith("cuda"):
+        torch.set_num_threads(cpu_threads(count))
+    return dataclasses.replace(settings, device=device)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
-    settings = _settings(config)
+    settings = _place_worker(config, _settings(config))
     config.stash[settings_key] = settings
     is_worker = hasattr(config, "workerinput")
     config.stash[collector_key] = ResultsCollector(settings, writes=not is_worker)
@@ -187,6 +248,42 @@ def rmq(rmq_context: BenchContext, request: pytest.FixtureRequest) -> CellRun:
     from robustmq.benchmark.context import CellRun
 
     return CellRun(rmq_context, request)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Cells of one model form one xdist group: a worker loads each model once."""
+    if not any(hasattr(item, "callspec") for item in items):
+        return
+    from robustmq.benchmark.context import spec_of
+
+    for item in items:
+        spec = spec_of(item)
+        if spec is not None:
+            item.add_marker(pytest.mark.xdist_group(name=spec.id))
+
+
+_journal_key = pytest.StashKey[dict[str, dict[str, object]]]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """With --rmq-resume, a cell already journaled is reported from the journal, not rerun."""
+    config = pyfuncitem.config
+    settings = config.stash[settings_key]
+    if not settings.resume or "rmq" not in pyfuncitem.fixturenames:
+        return None
+    if _journal_key not in config.stash:
+        from pathlib import Path
+
+        config.stash[_journal_key] = read_journal(Path(settings.output))
+    journal = config.stash[_journal_key]
+    context = cast("BenchContext", pyfuncitem.funcargs["rmq_context"])  # set up with rmq
+    key = context.journal_key(pyfuncitem)
+    if key is None or key not in journal:
+        return None
+    pyfuncitem.user_properties.append((RECORD_KEY, journal[key]))
+    pyfuncitem.user_properties.append((RESUMED_KEY, True))
+    return True
 
 
 def _collector(config: pytest.Config) -> ResultsCollector | None:
@@ -224,4 +321,8 @@ class _ReportHooks:
         table = build_table(collector.records.values(), max_cell_columns=_TERMINAL_CELL_COLUMNS)
         for line in render_text(table):
             terminalreporter.write_line(line)
-        terminalreporter.write_line(f"results written to {collector.output}/")
+        if collector.resumed:
+            terminalreporter.write_line(f"{collector.resumed} cells resumed from the journal")
+        terminalreporter.write_line(f"results written to {collector.output}/:")
+        for path in [collector.output / "journal.jsonl", *collector.written]:
+            terminalreporter.write_line(f"  {path}")

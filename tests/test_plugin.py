@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import pytest
-import torch
-
-from robustmq.checkpoints import save_checkpoint
-from robustmq.data import ensure_synthetic
-from robustmq.models import create_model
-from robustmq.quant import calibrate, quantize_model
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "test_clean.py"
 SMALL = "resnet18 and (fp32 or (lsq and 4bit) or (dorefa and 2bit))"
@@ -35,25 +28,6 @@ RECORD_KEYS = {
     "duration_s",
     "flags",
 }
-
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A small synthetic image folder and three untrained resnet18 checkpoints."""
-    root = tmp_path_factory.mktemp("assets")
-    data = ensure_synthetic(root / "data", train_per_class=1, val_per_class=3, size=40)
-    ckpt = root / "ckpt"
-    torch.manual_seed(0)
-    model = create_model("resnet18", num_classes=10, width=0.25)
-    batch = torch.rand(8, 3, 32, 32)
-    save_checkpoint(model, ckpt / "resnet18-fp32.safetensors", profile="test")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        for name, bits in (("lsq", 4), ("dorefa", 2)):
-            q = quantize_model(model, name, bits)
-            calibrate(q, [batch])
-            save_checkpoint(q, ckpt / f"resnet18-{name}-{bits}bit.safetensors", profile="test")
-    return {"data": data, "ckpt": ckpt}
 
 
 def _run(pytester: pytest.Pytester, assets: dict[str, Path], *args: str) -> pytest.RunResult:

@@ -17,8 +17,10 @@ import pytest
 import torch
 from torch import Tensor, nn
 
+from robustmq.benchmark.gate import Baseline, regressions
+from robustmq.benchmark.journal import cell_key, checkpoint_digest
 from robustmq.benchmark.record import Record, library_versions, pack_correct, sample_ids_digest
-from robustmq.benchmark.session import RECORD_KEY, SAMPLE_SET_KEY
+from robustmq.benchmark.session import JOURNAL_KEY, RECORD_KEY, SAMPLE_SET_KEY
 from robustmq.benchmark.settings import BenchSettings
 from robustmq.cells import ModelSpec
 from robustmq.checkpoints import load_checkpoint
@@ -56,6 +58,7 @@ class BenchContext:
         self._models: OrderedDict[ModelSpec, LoadedModel] = OrderedDict()
         self._data: EvalTensors | None = None
         self.sample_set_sent = False
+        self.baseline = Baseline(settings.baseline) if settings.baseline else None
 
     # -- checkpoints -------------------------------------------------------------------------
 
@@ -115,6 +118,16 @@ class BenchContext:
         while len(self._models) > _MODEL_CACHE_SIZE:
             self._models.popitem(last=False)
         return loaded
+
+    def journal_key(self, item: pytest.Item) -> str | None:
+        """The journal key of the cell ``item`` (None for a test that is not a model's cell)."""
+        spec = spec_of(item)
+        callspec = getattr(item, "callspec", None)
+        if spec is None or callspec is None:
+            return None
+        checkpoint = checkpoint_digest(self.checkpoint_for(spec))
+        name = getattr(item, "originalname", item.name)
+        return cell_key(name, callspec.id, self.settings.to_dict(), checkpoint)
 
     # -- data --------------------------------------------------------------------------------
 
@@ -181,6 +194,14 @@ class BenchContext:
         )
 
 
+def spec_of(item: pytest.Item) -> ModelSpec | None:
+    """The model a benchmark cell evaluates (its ModelSpec parameter), if any."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return None
+    return next((v for v in callspec.params.values() if isinstance(v, ModelSpec)), None)
+
+
 class CellRun:
     """The per-test handle (fixture ``rmq``): load a model, get data, record the result."""
 
@@ -210,4 +231,11 @@ class CellRun:
             properties.append((SAMPLE_SET_KEY, {sample_ids_digest(ids): ids}))
             self.context.sample_set_sent = True
         properties.append((RECORD_KEY, record.to_json()))
+        properties.append((JOURNAL_KEY, self.context.journal_key(self._request.node)))
+        baseline = self.context.baseline
+        if baseline is not None:
+            found = regressions(record, baseline, self.settings.tolerance, self.settings.z)
+            if found:  # the record is attached above: it is kept although the cell fails
+                lines = "\n".join(r.message() for r in found)
+                pytest.fail(f"regression against {baseline.path}:\n{lines}", pytrace=False)
         return record

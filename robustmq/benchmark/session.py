@@ -1,8 +1,9 @@
 """Controller-side collection of records: one code path for serial runs and ``pytest -n N``.
 
-Cells attach their record to ``user_properties``; the report carries it to the controller (through
-xdist when workers run the cells), where :class:`ResultsCollector` keeps it, appends it to
-``records.jsonl`` at once, and writes the result files when the session ends.
+Cells attach their record (and its journal key) to ``user_properties``; the report carries it to
+the controller (through xdist when workers run the cells), where :class:`ResultsCollector` keeps it,
+appends it to ``journal.jsonl`` at once (flushed to disk), and writes the result files when the
+session ends. A new run starts a new journal; a ``--rmq-resume`` run appends to the old one.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from typing import Any
 
 import pytest
 
+from robustmq.benchmark.journal import JOURNAL_NAME, append_entry
 from robustmq.benchmark.record import Record, library_versions
 from robustmq.benchmark.settings import BenchSettings
-from robustmq.benchmark.storage import append_record, write_results
+from robustmq.benchmark.storage import atomic_write, write_results
 
 RECORD_KEY = "robustmq_record"
 SAMPLE_SET_KEY = "robustmq_sample_set"
+JOURNAL_KEY = "robustmq_journal_key"
+RESUMED_KEY = "robustmq_resumed"
 
 
 class ResultsCollector:
@@ -33,21 +37,30 @@ class ResultsCollector:
         self.records: dict[str, Record] = {}
         self.sample_sets: dict[str, list[str]] = {}
         self.started = dt.datetime.now(dt.timezone.utc)
-        self._cleared = False
+        self.resumed = 0
+        self.written: list[Path] = []
+        self._cleared = settings.resume  # a resumed run appends to the journal it resumes
 
     def add_report(self, report: pytest.TestReport) -> None:
         """Take the record (and sample set) a test report carries, if any."""
-        for key, value in report.user_properties:
-            if key == SAMPLE_SET_KEY and isinstance(value, dict):
-                self.sample_sets.update(value)
-            elif key == RECORD_KEY and isinstance(value, dict):
-                record = Record.from_json(value)
-                self.records[record.cell] = record
-                if self.writes:
-                    if not self._cleared:  # a new run starts a new records.jsonl
-                        (self.output / "records.jsonl").unlink(missing_ok=True)
-                        self._cleared = True
-                    append_record(self.output, record)
+        properties = dict(report.user_properties)
+        sample_set = properties.get(SAMPLE_SET_KEY)
+        if isinstance(sample_set, dict):
+            self.sample_sets.update(sample_set)
+        value = properties.get(RECORD_KEY)
+        if not isinstance(value, dict):
+            return
+        record = Record.from_json(value)
+        self.records[record.cell] = record
+        if properties.get(RESUMED_KEY):
+            self.resumed += 1
+            return  # already in the journal
+        if self.writes:
+            if not self._cleared:  # a new run starts a new journal
+                (self.output / JOURNAL_NAME).unlink(missing_ok=True)
+                self._cleared = True
+            key = properties.get(JOURNAL_KEY)
+            append_entry(self.output, key if isinstance(key, str) else None, value)
 
     def run_metadata(self) -> dict[str, Any]:
         """What the run was: settings, versions, host, times, sample sets."""
@@ -67,4 +80,10 @@ class ResultsCollector:
         """Write the result files; returns their paths (none when there is nothing to write)."""
         if not self.writes or not self.records:
             return []
-        return write_results(self.output, self.run_metadata(), self.records.values())
+        paths = write_results(self.output, self.run_metadata(), self.records.values())
+        if self.settings.save_baseline:
+            baseline = Path(self.settings.save_baseline)
+            atomic_write(baseline, paths[0].read_text(encoding="utf-8"))
+            paths.append(baseline)
+        self.written = paths
+        return paths

@@ -31,6 +31,14 @@ class BenchSettings:
     corruption_jpeg: bool = False
     #: systematic: "aspect" (resize the shorter side) or "square" (RobustART).
     resize_geometry: str = "aspect"
+    #: resume: cells already in the output folder's journal with the same key are not rerun.
+    resume: bool = False
+    #: regression gate: a results.json to compare with, the tolerance in points and the z factor.
+    baseline: str | None = None
+    tolerance: float = 1.0
+    z: float = 3.0
+    #: where to write this run's results as a baseline for later runs (None: nowhere).
+    save_baseline: str | None = None
 
     def __post_init__(self) -> None:
         get_profile(self.profile)  # unknown profile: UnknownNameError listing the profiles
@@ -43,6 +51,13 @@ class BenchSettings:
                 f"--rmq-batch-size={self.batch_size!r} is invalid; expected an integer >= 1"
             )
 
+        if not self.tolerance >= 0:
+            raise InvalidOptionError(
+                f"--rmq-tolerance={self.tolerance!r} is invalid; expected a number of percentage "
+                "points >= 0"
+            )
+        if not self.z >= 0:
+            raise InvalidOptionError(f"--rmq-z={self.z!r} is invalid; expected a number >= 0")
         if self.resize_geometry not in ("aspect", "square"):
             raise InvalidOptionError(
                 f"--rmq-resize-geometry={self.resize_geometry!r} is invalid; "

@@ -1,5 +1,5 @@
-"""Writing results: ``records.jsonl`` as records arrive, then ``results.json``, ``results.csv``
-and ``table.md`` when the run ends.
+"""Writing results: ``results.json``, ``results.csv`` and ``table.md`` when the run ends (each
+finished cell is journaled earlier, as it arrives: :mod:`robustmq.benchmark.journal`).
 
 ``results.json`` is an object: ``run`` (metadata: settings, versions, times, sample sets),
 ``summaries`` (per-model values such as WCAR, mNR, ACCs and model-level flags, keyed by model id)
@@ -42,13 +42,6 @@ def atomic_write(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers never see a partial file."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
-
-
-def append_record(output: Path, record: Record) -> None:
-    """Append one record to ``records.jsonl`` (kept even if the run dies later)."""
-    output.mkdir(parents=True, exist_ok=True)
-    with open(output / "records.jsonl", "a", encoding="utf-8") as f:
-        f.write(json.dumps(record.to_json(), sort_keys=True) + "\n")
 
 
 def records_csv(records: Sequence[Record]) -> str:

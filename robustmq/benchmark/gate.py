@@ -1,0 +1,97 @@
+"""The regression gate: compare a cell's metrics with the same cell of a baseline run.
+
+A metric regresses when it moved in its bad direction by more than the allowed change
+
+    allowed = max(tolerance_pp / 100, z * sqrt(p1 (1 - p1) / n1 + p2 (1 - p2) / n2))
+
+where p1, n1 are the baseline's value and sample count and p2, n2 the new ones (the binomial
+standard error of the difference of two accuracies). Every cell metric is a fraction where higher
+is better (accuracy, robust accuracy, AR) unless it is listed in :data:`LOWER_IS_BETTER`; an
+improvement never fails. Metrics or cells absent from the baseline are not checked.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from robustmq.benchmark.record import Record
+from robustmq.benchmark.storage import read_results
+from robustmq.exceptions import InvalidOptionError
+
+__all__ = ["LOWER_IS_BETTER", "Baseline", "Regression", "allowed_drop", "regressions"]
+
+#: Cell metrics for which a rise is the bad direction.
+LOWER_IS_BETTER = frozenset({"error", "ce"})
+
+
+@dataclass(frozen=True)
+class Regression:
+    """One metric of one cell that fell beyond the allowed change."""
+
+    cell: str
+    metric: str
+    baseline: float
+    value: float
+    allowed: float
+
+    def message(self) -> str:
+        """A one-line explanation naming the cell, the metric, both values and the allowed drop."""
+        direction = "rose" if self.metric in LOWER_IS_BETTER else "fell"
+        return (
+            f"{self.cell}: {self.metric} {direction} from {100 * self.baseline:.2f} % (baseline) "
+            f"to {100 * self.value:.2f} %, a change of {100 * abs(self.value - self.baseline):.2f}"
+            f" points; allowed {100 * self.allowed:.2f} points"
+        )
+
+
+def allowed_drop(p1: float, n1: int, p2: float, n2: int, tolerance_pp: float, z: float) -> float:
+    """max(tolerance in points / 100, z x the standard error of p2 - p1)."""
+    variance = 0.0
+    for p, n in ((p1, n1), (p2, n2)):
+        if n > 0 and 0.0 <= p <= 1.0:
+            variance += p * (1.0 - p) / n
+    return max(tolerance_pp / 100.0, z * math.sqrt(variance))
+
+
+class Baseline:
+    """The records of an earlier run (its ``results.json``), by cell id."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InvalidOptionError(
+                f"--rmq-baseline={self.path}: no such file; expected a results.json written by an "
+                "earlier run (or by --rmq-save-baseline)"
+            )
+        try:
+            _, records = read_results(self.path)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise InvalidOptionError(
+                f"--rmq-baseline={self.path}: not a results.json of this tool ({exc})"
+            ) from exc
+        self.records = {r.cell: r for r in records}
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+def regressions(
+    record: Record, baseline: Baseline, tolerance_pp: float, z: float
+) -> list[Regression]:
+    """The metrics of ``record`` that regressed against the same cell of ``baseline``."""
+    old = baseline.records.get(record.cell)
+    if old is None:
+        return []
+    found = []
+    for name, value in record.metrics.items():
+        before = old.metrics.get(name)
+        if not isinstance(before, (int, float)) or not isinstance(value, (int, float)):
+            continue
+        allowed = allowed_drop(before, old.n_samples, value, record.n_samples, tolerance_pp, z)
+        change = value - before if name in LOWER_IS_BETTER else before - value
+        if change > allowed + 1e-12:
+            found.append(Regression(record.cell, name, float(before), float(value), allowed))
+    return found

@@ -1,0 +1,47 @@
+"""The run journal: appended per cell, torn lines ignored, keys that follow the settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from robustmq.benchmark.journal import (
+    JOURNAL_NAME,
+    append_entry,
+    cell_key,
+    checkpoint_digest,
+    read_journal,
+)
+
+
+def test_entries_round_trip_and_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
+    append_entry(tmp_path, "k1", {"cell": "a"})
+    append_entry(tmp_path, "k2", {"cell": "b"})
+    with open(tmp_path / JOURNAL_NAME, "a") as f:
+        f.write('{"key": "k3", "record": {"cel')  # a write cut short by a crash
+    assert read_journal(tmp_path) == {"k1": {"cell": "a"}, "k2": {"cell": "b"}}
+
+
+def test_a_missing_journal_is_empty(tmp_path: Path) -> None:
+    assert read_journal(tmp_path / "none") == {}
+
+
+def test_the_key_follows_what_changes_numbers_only() -> None:
+    settings = {"profile": "synthetic", "n_samples": 100, "seed": 0, "output": "a", "device": "cpu"}
+    key = cell_key("test_clean", "resnet18-fp32", settings, "abc")
+    assert key == cell_key("test_clean", "resnet18-fp32", {**settings, "output": "b"}, "abc")
+    assert key != cell_key("test_clean", "resnet18-fp32", {**settings, "n_samples": 50}, "abc")
+    assert key != cell_key("test_clean", "resnet18-fp32", settings, "abd")
+    assert key != cell_key("test_clean", "resnet18-lsq-4bit", settings, "abc")
+    cuda = {**settings, "device": "cuda:0"}
+    assert cell_key("t", "c", cuda, None) == cell_key(
+        "t", "c", {**settings, "device": "cuda:1"}, None
+    )
+
+
+def test_checkpoint_digest_is_the_file_sha256(tmp_path: Path) -> None:
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(b"abc")
+    assert checkpoint_digest(path) == (
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    )
+    assert checkpoint_digest(tmp_path / "missing") is None
