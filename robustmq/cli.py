@@ -169,6 +169,7 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from robustmq.benchmark.table import build_table, render_text
     from robustmq.report import load_run, write_plots, write_tables
 
     run = load_run(args.folder)
@@ -176,6 +177,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     summaries = run.summaries()
     paths = write_tables(folder, run.records, summaries)
     print(f"{_run_label(run)}")
+    table = build_table(run.records, summaries, max_cell_columns=args.max_columns)
+    previous = None
+    for row, line in zip([None, None, *table.rows], render_text(table), strict=True):
+        if row is not None and previous is not None and row[0] != previous:
+            print()  # one block per architecture
+        previous = row[0] if row is not None else None
+        print(line)
     for path in paths:
         print(f"wrote {path}")
     if args.no_plots:
@@ -281,13 +289,10 @@ def _cmd_findings(args: argparse.Namespace) -> int:
             print(f"  - {part.name}: {part.verdict} ({part.claim}): {part.summary}")
             if args.brief:
                 continue
+            ranked = finding.number == 3  # checks hold ranks, named in their detail
             for check in part.checks:
-                value = (
-                    f"d {100 * check.value:+.1f} pp"
-                    if part.name not in ("impulse_noise", "glass_blur", "brightness")
-                    else f"rank {int(check.value)}"
-                )
-                print(f"      {check.outcome:<9} {check.unit}: {check.detail} ({value})")
+                value = "" if ranked else f" (d {100 * check.value:+.1f} pp)"
+                print(f"      {check.outcome:<9} {check.unit}: {check.detail}{value}")
     return 0
 
 
@@ -349,6 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="regenerate table.md, results.csv and DIR/plots/")
     report.add_argument("folder", metavar="DIR", help="output folder of a run")
     report.add_argument("--no-plots", action="store_true", help="tables only (default: plots too)")
+    report.add_argument(
+        "--max-columns",
+        type=int,
+        default=6,
+        help="printed table: drop the cell columns of a family with more (default: 6)",
+    )
     report.set_defaults(func=_cmd_report)
 
     compare = sub.add_parser("compare", help="what changed between two runs (B - A)")
