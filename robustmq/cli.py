@@ -223,6 +223,7 @@ def _print_list(title: str, items: Sequence[str], top: int) -> None:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from robustmq.report import compare_runs, load_run
+    from robustmq.report.compare import ABSENT
 
     a, b = load_run(args.before), load_run(args.after)
     result = compare_runs(a, b)
@@ -231,7 +232,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if result.settings:
         print("settings changed:")
         for key, va, vb in result.settings:
-            print(f"  {key}: {va!r} -> {vb!r}")
+            show = [v if v == ABSENT else repr(v) for v in (va, vb)]
+            print(f"  {key}: {show[0]} -> {show[1]}")
     print(
         f"cells: {len(result.cells_added)} added, {len(result.cells_removed)} removed, "
         f"{result.cells_common} in both, "

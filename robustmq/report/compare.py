@@ -1,5 +1,6 @@
 """What changed between two runs: settings, cells added and removed, metric and summary deltas.
 
+Settings are listed when they differ (``output`` aside; :data:`ABSENT` where a run lacks one).
 Deltas are ``after - before`` (run B minus run A), sorted by their size (largest first). For a
 cell in both runs evaluated on the same samples, ``changed_samples`` counts the samples whose
 correctness flipped (a small delta can hide many flips in both directions).
@@ -15,7 +16,10 @@ from robustmq.benchmark.record import Record
 from robustmq.benchmark.summary import ModelSummary
 from robustmq.report.loading import RunData
 
-__all__ = ["Comparison", "Delta", "compare_runs"]
+__all__ = ["ABSENT", "Comparison", "Delta", "compare_runs"]
+
+#: Stands for a setting one of the runs does not have (an older run, for example).
+ABSENT = "(absent)"
 
 
 @dataclass(frozen=True)
@@ -86,9 +90,9 @@ def compare_runs(
     """Compare run ``a`` (before) with run ``b`` (after); summaries recomputed when not given."""
     sa, sb = a.settings, b.settings
     settings = [
-        (k, sa.get(k), sb.get(k))
+        (k, sa.get(k, ABSENT), sb.get(k, ABSENT))
         for k in sorted(set(sa) | set(sb))
-        if k != "output" and sa.get(k) != sb.get(k)
+        if k != "output" and sa.get(k, ABSENT) != sb.get(k, ABSENT)
     ]
     cells_a = {r.cell: r for r in a.records}
     cells_b = {r.cell: r for r in b.records}
