@@ -372,7 +372,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.set_defaults(func=_cmd_compare)
 
-    findings = sub.add_parser("findings", help="measure the paper's four findings on a run")
+    from robustmq.report import findings as findings_module
+
+    findings = sub.add_parser(
+        "findings",
+        help="measure the paper's four findings on a run",
+        description=findings_module.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     findings.add_argument("folder", metavar="DIR", help="output folder of a run")
     findings.add_argument(
         "--tolerance",
