@@ -124,10 +124,11 @@ PROFILES.register("synthetic")(
         train_split="train",
         eval_per_class=50,
         synthetic=SyntheticSpec(size=40, train_per_class=500, val_per_class=100),
-        # sample counts sized so that every adversarial cell of the 52 models fits 10 min on 2
-        # CPU cores (see robustmq.noise.adversarial.perf)
+        # 5 images per class for FGSM/PGD (~7 min for the 52 models on 2 idle CPU cores, one
+        # torch thread); 1 per class for AutoAttack, whose standard version costs ~10 s per
+        # robust point on the CPU (python -m robustmq.noise.adversarial.perf autoattack)
         adversarial=AdversarialSpec(
-            l2_scale=32 / IMAGENET_CROP, n_samples=100, autoattack_samples=20
+            l2_scale=32 / IMAGENET_CROP, n_samples=50, autoattack_samples=10
         ),
     )
 )
