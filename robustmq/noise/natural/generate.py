@@ -272,7 +272,9 @@ def _generate(
             out = corrupt_array(pixels, ids, *pair, seed=source.seed, jpeg=source.jpeg)
             yield pair, out, corruptions.call_count() - before
         return
-    context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
+    # spawn, never fork: a forked child inherits OpenCV's and torch's thread pools in a state
+    # that deadlocks (seen: cv2 in the child after cv2 ran in the parent)
+    context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
         futures = [
             [
