@@ -309,8 +309,17 @@ class _ReportHooks:
     @pytest.hookimpl
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         collector = _collector(self.config)
-        if collector is not None:
-            collector.finish()
+        if collector is None:
+            return
+        collector.finish()
+        settings = self.config.stash[settings_key]
+        if settings.fail_on_masking and collector.writes:
+            flagged = collector.masking_models()
+            if flagged and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+                collector.failures.append(
+                    "--rmq-fail-on-masking: model-level masking flags: " + "; ".join(flagged)
+                )
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
@@ -318,11 +327,17 @@ class _ReportHooks:
         if collector is None or not collector.records or not collector.writes:
             return
         terminalreporter.section("robustmq benchmark")
-        table = build_table(collector.records.values(), max_cell_columns=_TERMINAL_CELL_COLUMNS)
+        table = build_table(
+            collector.records.values(),
+            collector.summaries or None,
+            max_cell_columns=_TERMINAL_CELL_COLUMNS,
+        )
         for line in render_text(table):
             terminalreporter.write_line(line)
         if collector.resumed:
             terminalreporter.write_line(f"{collector.resumed} cells resumed from the journal")
+        for failure in collector.failures:
+            terminalreporter.write_line(failure, red=True)
         terminalreporter.write_line(f"results written to {collector.output}/:")
         for path in [collector.output / "journal.jsonl", *collector.written]:
             terminalreporter.write_line(f"  {path}")

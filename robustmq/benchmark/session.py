@@ -20,6 +20,7 @@ from robustmq.benchmark.journal import JOURNAL_NAME, append_entry
 from robustmq.benchmark.record import Record, library_versions
 from robustmq.benchmark.settings import BenchSettings
 from robustmq.benchmark.storage import atomic_write, write_results
+from robustmq.benchmark.summary import ModelSummary, summarize
 
 RECORD_KEY = "robustmq_record"
 SAMPLE_SET_KEY = "robustmq_sample_set"
@@ -39,6 +40,9 @@ class ResultsCollector:
         self.started = dt.datetime.now(dt.timezone.utc)
         self.resumed = 0
         self.written: list[Path] = []
+        self.summaries: dict[str, ModelSummary] = {}
+        #: run-level failures to report (e.g. model-level masking flags with fail-on-masking).
+        self.failures: list[str] = []
         self._cleared = settings.resume  # a resumed run appends to the journal it resumes
 
     def add_report(self, report: pytest.TestReport) -> None:
@@ -62,6 +66,14 @@ class ResultsCollector:
             key = properties.get(JOURNAL_KEY)
             append_entry(self.output, key if isinstance(key, str) else None, value)
 
+    def masking_models(self) -> list[str]:
+        """Models whose summary carries a gradient-masking flag, with the flags."""
+        return [
+            f"{model}: {', '.join(f for f in summary.flags if f.startswith('masking:'))}"
+            for model, summary in sorted(self.summaries.items())
+            if any(f.startswith("masking:") for f in summary.flags)
+        ]
+
     def run_metadata(self) -> dict[str, Any]:
         """What the run was: settings, versions, host, times, sample sets."""
         return {
@@ -80,7 +92,10 @@ class ResultsCollector:
         """Write the result files; returns their paths (none when there is nothing to write)."""
         if not self.writes or not self.records:
             return []
-        paths = write_results(self.output, self.run_metadata(), self.records.values())
+        self.summaries = summarize(self.records.values())
+        paths = write_results(
+            self.output, self.run_metadata(), self.records.values(), self.summaries
+        )
         if self.settings.save_baseline:
             baseline = Path(self.settings.save_baseline)
             atomic_write(baseline, paths[0].read_text(encoding="utf-8"))

@@ -9,6 +9,7 @@ drops the per-cell columns of a family that has more than that many, keeping its
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -16,13 +17,15 @@ from robustmq.benchmark.record import Record
 from robustmq.benchmark.summary import ModelSummary, summarize
 from robustmq.cells import FLOAT, GRID_ARCHS
 
-#: Headline metric of each family (the value shown in the table).
-HEADLINE = {
-    "clean": "accuracy",
-    "adversarial": "robust_accuracy",
-    "natural": "accuracy",
-    "systematic": "accuracy",
+#: Metrics of each family shown in its cells (several: "a/b" in one column, e.g. RA/AR).
+HEADLINE: dict[str, tuple[str, ...]] = {
+    "clean": ("accuracy",),
+    "adversarial": ("robust_accuracy", "ar"),
+    "natural": ("accuracy",),
+    "systematic": ("accuracy",),
 }
+#: Column-header suffix of families that show several metrics per cell.
+_HEADER_SUFFIX = {"adversarial": " ra/ar"}
 _FAMILY_ORDER = ["clean", "adversarial", "natural", "systematic"]
 
 
@@ -39,16 +42,23 @@ def _model_key(r: Record) -> tuple[int, str, int, str, int]:
     return (arch_rank, r.arch, r.quantizer != FLOAT, r.quantizer, r.bits or 0)
 
 
-def _column_key(family: str, noise: str) -> tuple[int, str, str]:
+def _natural(text: str) -> tuple[tuple[int, float, str], ...]:
+    """Sort key that orders numbers by value: eps2 < eps8 < eps64, s2 < s10."""
+    parts = re.split(r"(\d+(?:\.\d+)?)", text)
+    return tuple((1, float(p), "") if i % 2 else (0, 0.0, p) for i, p in enumerate(parts) if p)
+
+
+def _column_key(family: str, noise: str) -> tuple[object, ...]:
     rank = _FAMILY_ORDER.index(family) if family in _FAMILY_ORDER else len(_FAMILY_ORDER)
-    return (rank, family, noise)
+    return (rank, family, _natural(noise))
 
 
-def _headline(r: Record) -> float | None:
-    name = HEADLINE.get(r.family)
-    if name is not None and name in r.metrics:
-        return r.metrics[name]
-    return next(iter(r.metrics.values()), None)
+def _cell_text(r: Record) -> str:
+    names = HEADLINE.get(r.family, ())
+    values = [r.metrics[n] for n in names if n in r.metrics]
+    if not values:
+        values = list(r.metrics.values())[:1]
+    return "/".join(_percent(v) for v in values)
 
 
 def _percent(value: float | None) -> str:
@@ -80,7 +90,7 @@ def build_table(
         "arch",
         "quantizer",
         "bits",
-        *(noise for _, noise in columns),
+        *(noise + _HEADER_SUFFIX.get(family, "") for family, noise in columns),
         *summary_columns,
         "flags",
     ]
@@ -92,8 +102,7 @@ def build_table(
         flags: set[str] = set()
         for column in columns:
             cell = cells.get(column)
-            value = _headline(cell) if cell else None
-            text = _percent(value)
+            text = _cell_text(cell) if cell else ""
             if cell is not None and "not_converged" in cell.flags:
                 text = f"{text} NC"
             row.append(text)
