@@ -5,17 +5,21 @@ Ids such as ``resnet50-pact-4bit-impulse_noise-s3``; markers ``natural`` and the
 first cell of a process makes sure every set the session selected is on disk (generated once, in a
 process pool, shared by every model and xdist worker, or read from ``--rmq-imagenet-c``); each cell
 then reads its set from a per-process cache and runs one batched evaluation.
+
+Samples: ``--rmq-n-samples`` when given; otherwise the profile's natural default
+(:data:`~robustmq.noise.natural.sets.NATURAL_PER_CLASS`: synthetic 25 per class, a subset of the
+clean set). The records carry their own sample set (``run.sample_sets``).
 """
 
 from __future__ import annotations
 
 import pytest
 
+from robustmq.benchmark.session import SAMPLE_SET_KEY
 from robustmq.cells import ModelSpec, model_grid
 from robustmq.evaluate import evaluate_clean
-from robustmq.exceptions import RobustMQError
 from robustmq.noise.natural.corruptions import SEVERITIES, corruption_names, get_corruption
-from robustmq.noise.natural.sets import NaturalSets, eval_dataset
+from robustmq.noise.natural.sets import NaturalSets, eval_dataset, natural_per_class
 
 pytestmark = pytest.mark.natural
 
@@ -39,12 +43,10 @@ def _cells() -> list[object]:
 def natural_sets(rmq_context, request: pytest.FixtureRequest) -> NaturalSets:  # type: ignore[no-untyped-def]
     """The process's corrupted sets; every set the session selected is made ready at once."""
     settings = rmq_context.settings
-    dataset, pipeline = eval_dataset(
-        settings.profile,
-        settings.data_root,
-        settings.per_class(rmq_context.profile.num_classes),
-        settings.seed,
+    per_class = natural_per_class(
+        settings.profile, rmq_context.profile.num_classes, settings.n_samples
     )
+    dataset, pipeline = eval_dataset(settings.profile, settings.data_root, per_class, settings.seed)
     sets = NaturalSets(
         dataset,
         pipeline,
@@ -63,20 +65,24 @@ def natural_sets(rmq_context, request: pytest.FixtureRequest) -> NaturalSets:  #
 
 @pytest.mark.parametrize(("spec", "corruption", "severity"), _cells())
 def test_natural(  # type: ignore[no-untyped-def]
-    spec: ModelSpec, corruption: str, severity: int, rmq, natural_sets: NaturalSets
+    spec: ModelSpec,
+    corruption: str,
+    severity: int,
+    rmq,
+    natural_sets: NaturalSets,
+    request: pytest.FixtureRequest,
 ) -> None:
     """Top-1 accuracy of the model on the evaluation set under one corruption and severity."""
     loaded = rmq.load(spec)
-    data = rmq.eval_data()
-    if natural_sets.sample_ids != data.sample_ids:
-        raise RobustMQError(
-            "the corrupted sets and the clean evaluation set hold different samples "
-            f"({len(natural_sets.sample_ids)} vs {len(data.sample_ids)}); expected the same ids"
-        )
     images = natural_sets.images(corruption, severity)
     metrics, correct = evaluate_clean(
-        loaded.model, images, data.labels, rmq.settings.batch_size, rmq.device
+        loaded.model, images, natural_sets.labels, rmq.settings.batch_size, rmq.device
     )
+    digest = natural_sets.sample_ids_sha256
+    if not natural_sets.sample_set_sent:  # the ids travel once per process
+        ids = list(natural_sets.sample_ids)
+        request.node.user_properties.append((SAMPLE_SET_KEY, {digest: ids}))
+        natural_sets.sample_set_sent = True
     rmq.record(
         loaded,
         family="natural",
@@ -90,5 +96,8 @@ def test_natural(  # type: ignore[no-untyped-def]
         },
         metrics=metrics,
         correct=correct,
-        extra_settings={"natural_set": natural_sets.provenance(corruption, severity)},
+        extra_settings={
+            "sample_ids_sha256": digest,
+            "natural_set": natural_sets.provenance(corruption, severity),
+        },
     )

@@ -18,16 +18,29 @@ from typing import Any
 import numpy as np
 import torch
 
+from robustmq.benchmark.record import sample_ids_digest
 from robustmq.data import ImageFolder, get_eval_data
 from robustmq.data.pipeline import Pipeline
 from robustmq.noise.natural.corruptions import get_corruption
 from robustmq.noise.natural.generate import SetSource, build_sets, load_set
 from robustmq.noise.natural.imagenet_c import read_imagenet_c
 
-__all__ = ["MEMORY_BYTES", "NaturalSets", "eval_dataset"]
+__all__ = ["MEMORY_BYTES", "NATURAL_PER_CLASS", "NaturalSets", "eval_dataset", "natural_per_class"]
 
 #: Default budget of the per-process cache (uint8 pixels).
 MEMORY_BYTES = 1024**3
+#: Evaluation images per class of natural cells when ``--rmq-n-samples`` is not given (a profile
+#: not listed uses its clean default). Synthetic: 25 of the clean set's 50 per class (a subset:
+#: the seeded selection keeps earlier picks), so 52 x 75 cells fit in 10 minutes on 2 CPU cores.
+NATURAL_PER_CLASS: dict[str, int] = {"synthetic": 25, "cifar10": 50}
+
+
+def natural_per_class(profile: str, num_classes: int, n_samples: int | None) -> int | None:
+    """Images per class of natural cells: from ``n_samples`` when given, else the profile's."""
+    if n_samples is not None:
+        return max(1, n_samples // num_classes)
+    return NATURAL_PER_CLASS.get(profile)
+
 
 _DATASETS: dict[tuple[str, str | None, int | None, int], tuple[ImageFolder, Pipeline]] = {}
 
@@ -66,6 +79,9 @@ class NaturalSets:
         self.memory_bytes = memory_bytes
         self.workers = workers
         self._source = SetSource.of(dataset, pipeline, seed=seed, jpeg=jpeg)
+        self._labels = torch.tensor(dataset.labels, dtype=torch.int64)
+        #: whether a cell of this process already attached the sample ids to its report.
+        self.sample_set_sent = False
         self._memory: OrderedDict[tuple[str, int], tuple[torch.Tensor, dict[str, Any]]] = (
             OrderedDict()
         )
@@ -74,6 +90,16 @@ class NaturalSets:
     def sample_ids(self) -> tuple[str, ...]:
         """The samples of every set, in order."""
         return self.dataset.sample_ids
+
+    @property
+    def labels(self) -> torch.Tensor:
+        """The class index of every sample (int64), in order."""
+        return self._labels
+
+    @property
+    def sample_ids_sha256(self) -> str:
+        """sha256 of the sample ids in order (as records name a sample set)."""
+        return sample_ids_digest(self.sample_ids)
 
     @property
     def source(self) -> str:

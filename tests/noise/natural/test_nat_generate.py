@@ -20,7 +20,7 @@ from robustmq.noise.natural.generate import (
     load_set,
     natural_dir,
 )
-from robustmq.noise.natural.sets import NaturalSets
+from robustmq.noise.natural.sets import NATURAL_PER_CLASS, NaturalSets, natural_per_class
 
 PAIRS = [("impulse_noise", 2), ("frost", 5), ("zoom_blur", 1)]
 
@@ -177,3 +177,12 @@ class TestBuild:
         with pytest.raises(ValueError, match="severity=0"):
             build_sets(dataset, pipeline, [("snow", 0)], seed=0)
         assert not natural_dir().exists() or not any(natural_dir().glob("*.npy"))
+
+
+class TestSampleCount:
+    def test_natural_default_and_override(self) -> None:
+        """Synthetic natural cells use 25 per class unless --rmq-n-samples says otherwise."""
+        assert NATURAL_PER_CLASS["synthetic"] == 25
+        assert natural_per_class("synthetic", 10, None) == 25
+        assert natural_per_class("synthetic", 10, 500) == 50
+        assert natural_per_class("imagenet", 1000, None) is None  # the profile's clean default

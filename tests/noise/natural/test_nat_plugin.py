@@ -79,6 +79,8 @@ class TestRun:
             "jpeg": False,
         }
         assert r["n_samples"] == N
+        ids = data["run"]["sample_sets"][r["settings"]["sample_ids_sha256"]]
+        assert len(ids) == N  # the natural cells' own sample set travels with the run
         assert r["settings"]["natural_set"]["package"] == "imagecorruptions-imaug 1.1.5"
         # generation: 10 sets (2 corruptions x 5 severities), each made once with N calls
         sidecars = _sidecars(home)
