@@ -77,7 +77,7 @@ def train_settings(spec: ModelSpec, profile: Profile, seed: int) -> TrainSetting
     return TrainSettings(
         epochs=r.float_epochs if spec.is_float else r.qat_epochs,
         batch_size=r.batch_size,
-        lr=r.lr if spec.is_float else r.qat_lr,
+        lr=r.float_lr(spec.arch) if spec.is_float else r.qat_lr,
         momentum=r.momentum,
         weight_decay=r.weight_decay,
         label_smoothing=r.label_smoothing,
@@ -93,6 +93,9 @@ def recipe(spec: ModelSpec, profile: Profile, seed: int) -> dict[str, Any]:
         "recipe_version": RECIPE_VERSION,
         "profile": profile.name,
         "width": profile.width,
+        "resize_size": profile.resize_size,
+        "crop_size": profile.crop_size,
+        "synthetic": None if profile.synthetic is None else dataclasses.asdict(profile.synthetic),
         "train_per_class": profile.recipe.train_per_class,
         "settings": train_settings(spec, profile, seed).to_dict(),
         "init": "scratch" if spec.is_float else spec.float_spec().id,

@@ -75,13 +75,16 @@ class TestSynthetic:
         """Without data_root the set goes to $ROBUSTMQ_HOME/data/synthetic-v1-<parameters>."""
         monkeypatch.setenv("ROBUSTMQ_HOME", str(tmp_path / "home"))
         dataset, pipeline = get_eval_data("synthetic", n_per_class=2)
-        folder = tmp_path / "home" / "data" / "synthetic-v1-40px-500-100"
+        profile = get_profile("synthetic")
+        assert profile.synthetic is not None
+        size = profile.synthetic.size
+        folder = tmp_path / "home" / "data" / f"synthetic-v1-{size}px-500-100"
         assert dataset.root == folder.resolve()
         assert dataset.split == "val"
-        assert pipeline == Pipeline(resize_size=36, crop_size=32)
+        assert pipeline == Pipeline(resize_size=profile.resize_size, crop_size=profile.crop_size)
         assert dataset.pipeline == pipeline
         tensors = load_tensors(dataset, pipeline)
-        assert tensors.images.shape == (20, 3, 32, 32)
+        assert tensors.images.shape == (20, 3, profile.crop_size, profile.crop_size)
 
     @pytest.mark.usefixtures("small_synthetic")
     def test_data_root_and_train(self, tmp_path: Path) -> None:
