@@ -262,6 +262,30 @@ def train(
     return TrainResult(val_acc, loss_value, time.perf_counter() - start, history)
 
 
+def zero_init_residual(model: nn.Module) -> int:
+    """Zero the scale of the last BatchNorm of every ResNet residual branch; returns how many.
+
+    Each BasicBlock / Bottleneck then starts as the identity (Goyal et al. 2017, torchvision's
+    ``zero_init_residual=True``), which lets deep, narrow ResNets train with a large learning
+    rate. Other architectures are left unchanged (0 returned).
+    """
+    from torchvision.models.resnet import BasicBlock, Bottleneck
+
+    count = 0
+    for module in model.modules():
+        bn = (
+            module.bn3
+            if isinstance(module, Bottleneck)
+            else module.bn2
+            if isinstance(module, BasicBlock)
+            else None
+        )
+        if isinstance(bn, nn.BatchNorm2d):
+            nn.init.zeros_(bn.weight)
+            count += 1
+    return count
+
+
 def calibrate_on(
     model: nn.Module, data: TrainData, settings: TrainSettings, device: str | torch.device
 ) -> int:

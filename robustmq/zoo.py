@@ -49,6 +49,7 @@ from robustmq.train import (
     TrainSettings,
     calibrate_on,
     train,
+    zero_init_residual,
 )
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ def recipe(spec: ModelSpec, profile: Profile, seed: int) -> dict[str, Any]:
         "train_per_class": profile.recipe.train_per_class,
         "settings": train_settings(spec, profile, seed).to_dict(),
         "init": "scratch" if spec.is_float else spec.float_spec().id,
+        "zero_init_residual": profile.recipe.zero_init_residual,
         "policy": None if spec.is_float else "academic",
     }
 
@@ -189,6 +191,8 @@ def build_model(
         model = create_model(
             spec.arch, profile.num_classes, profile.width, mean=profile.mean, std=profile.std
         )
+        if profile.recipe.zero_init_residual:
+            zero_init_residual(model)
         init_sha = None
     else:
         assert float_checkpoint is not None

@@ -31,6 +31,9 @@ class TrainRecipe:
     warmup_fraction: float = 0.0
     #: training images per class used (None: all).
     train_per_class: int | None = None
+    #: start each ResNet residual branch at zero (its last BatchNorm's scale = 0; Goyal et al.
+    #: 2017, torchvision's ``zero_init_residual``).
+    zero_init_residual: bool = False
     #: float learning rates that differ from ``lr`` for some architectures: (arch, lr) pairs.
     arch_lr: tuple[tuple[str, float], ...] = ()
 
@@ -126,6 +129,8 @@ PROFILES.register("synthetic")(
             optimizer="adamw",
             warmup_fraction=0.25,
             train_per_class=500,
+            # ResNet50 at 64 px, 20 epochs: 78.8 % (lr 5e-3) without, 95.8 % (lr 1e-2) with it
+            zero_init_residual=True,
         ),
         eval_split="val",
         train_split="train",
