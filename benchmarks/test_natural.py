@@ -7,7 +7,7 @@ process pool, shared by every model and xdist worker, or read from ``--rmq-image
 then reads its set from a per-process cache and runs one batched evaluation.
 
 Samples: ``--rmq-n-samples`` when given; otherwise the profile's natural default
-(:data:`~robustmq.noise.natural.sets.NATURAL_PER_CLASS`: synthetic 25 per class, a subset of the
+(:data:`~robustmq.noise.natural.sets.NATURAL_PER_CLASS`: synthetic 10 per class, a subset of the
 clean set). The records carry their own sample set (``run.sample_sets``).
 """
 
@@ -79,10 +79,6 @@ def test_natural(  # type: ignore[no-untyped-def]
         loaded.model, images, natural_sets.labels, rmq.settings.batch_size, rmq.device
     )
     digest = natural_sets.sample_ids_sha256
-    if not natural_sets.sample_set_sent:  # the ids travel once per process
-        ids = list(natural_sets.sample_ids)
-        request.node.user_properties.append((SAMPLE_SET_KEY, {digest: ids}))
-        natural_sets.sample_set_sent = True
     rmq.record(
         loaded,
         family="natural",
@@ -101,3 +97,15 @@ def test_natural(  # type: ignore[no-untyped-def]
             "natural_set": natural_sets.provenance(corruption, severity),
         },
     )
+    if not natural_sets.sample_set_sent:  # the ids travel once per process
+        _attach_sample_set(request.node, digest, list(natural_sets.sample_ids))
+        natural_sets.sample_set_sent = True
+
+
+def _attach_sample_set(node: pytest.Item, digest: str, ids: list[str]) -> None:
+    """Add the natural sample set to the report's sample sets (merged with one already there)."""
+    for key, value in node.user_properties:
+        if key == SAMPLE_SET_KEY and isinstance(value, dict):
+            value[digest] = ids  # the collector keeps one entry per key: merge into it
+            return
+    node.user_properties.append((SAMPLE_SET_KEY, {digest: ids}))

@@ -1,8 +1,9 @@
 """Generation throughput of the 15 corruptions, printed: ``python -m robustmq.noise.natural.perf``.
 
 For each corruption: images per second of :func:`~.corruptions.corrupt_image` in this process (one
-core), over severities 1 to 5, at 224 px (ImageNet) and 32 px (the synthetic profile's crop), on
-seeded smooth random images; then the four slowest corruptions at each size.
+core), over severities 1 to 5, at 224 px (ImageNet), at the synthetic profile's crop (64 px) and at
+32 px (cifar10's crop, the package's minimum), on seeded smooth random images; then the four
+slowest corruptions at each size.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from robustmq.data.profiles import get_profile
 from robustmq.noise.natural.corruptions import (
     SEVERITIES,
     corrupt_image,
@@ -48,13 +50,20 @@ def throughput(name: str, images: np.ndarray, seed: int = 0) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the throughput table (Markdown) and the four slowest corruptions per size."""
     parser = argparse.ArgumentParser(prog="python -m robustmq.noise.natural.perf")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[224, 32], help="image sides")
+    synthetic = get_profile("synthetic").crop_size
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[224, synthetic, 32],
+        help=f"image sides (default: 224 {synthetic} 32)",
+    )
     parser.add_argument(
         "--images",
         type=int,
         nargs="+",
-        default=[4, 40],
-        help="images per severity, one number per size (default: 4 at 224 px, 40 at 32 px)",
+        default=[4, 20, 40],
+        help="images per severity, one number per size (default: 4, 20, 40)",
     )
     args = parser.parse_args(argv)
     if len(args.images) != len(args.sizes):

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from robustmq.data.profiles import get_profile
 from robustmq.exceptions import InvalidOptionError, UnknownNameError
 from robustmq.noise.natural.corruptions import (
     GROUPS,
@@ -101,14 +102,15 @@ class TestCorruptImage:
         assert first.shape == image.shape
         assert first.dtype == np.uint8
 
+    @pytest.mark.parametrize("size", [MIN_SIZE, get_profile("synthetic").crop_size])
     @pytest.mark.parametrize("name", NAMES)
-    def test_every_severity_works_at_32_px(self, name: str) -> None:
-        """All 15 x 5 work at the synthetic crop (32 px) and change the image at severity 5."""
-        image = _image(32)
+    def test_every_severity_works_at_small_sizes(self, name: str, size: int) -> None:
+        """All 15 x 5 work at 32 px and at the synthetic crop; severity 5 changes the image."""
+        image = _image(size)
         before = call_count()
         outs = [corrupt_image(image, name, s, 7) for s in SEVERITIES]
         assert call_count() - before == 5
-        assert all(o.shape == (32, 32, 3) and o.dtype == np.uint8 for o in outs)
+        assert all(o.shape == (size, size, 3) and o.dtype == np.uint8 for o in outs)
         assert not np.array_equal(outs[-1], image)
 
     @pytest.mark.parametrize("name", ["gaussian_noise", "impulse_noise", "glass_blur", "frost"])

@@ -181,8 +181,8 @@ class TestBuild:
 
 class TestSampleCount:
     def test_natural_default_and_override(self) -> None:
-        """Synthetic natural cells use 25 per class unless --rmq-n-samples says otherwise."""
-        assert NATURAL_PER_CLASS["synthetic"] == 25
-        assert natural_per_class("synthetic", 10, None) == 25
+        """Synthetic natural cells use 10 per class unless --rmq-n-samples says otherwise."""
+        assert NATURAL_PER_CLASS["synthetic"] == 10
+        assert natural_per_class("synthetic", 10, None) == 10
         assert natural_per_class("synthetic", 10, 500) == 50
         assert natural_per_class("imagenet", 1000, None) is None  # the profile's clean default
