@@ -66,7 +66,7 @@ class TestMetrics:
 
 class TestCells:
     def test_synthetic_cells_ids_and_budgets(self) -> None:
-        """13 cells: FGSM, PGD L-inf, PGD L2, AutoAttack at 3 budgets + sanity; L2 scaled 32/224."""
+        """13 cells: FGSM, PGD L-inf, PGD L2, AutoAttack at 3 budgets + sanity; L2 x crop/224."""
         cells = adversarial_cells(get_profile("synthetic"))
         assert [c.noise for c in cells] == [
             "fgsm_linf-eps0.5",
@@ -84,7 +84,8 @@ class TestCells:
             "pgd_linf-eps64",
         ]
         l2 = [c for c in cells if c.attack == "pgd_l2"]
-        assert [c.eps for c in l2] == pytest.approx([0.5 / 7, 2 / 7, 8 / 7])
+        scale = get_profile("synthetic").crop_size / 224
+        assert [c.eps for c in l2] == pytest.approx([0.5 * scale, 2 * scale, 8 * scale])
         assert cells[-1].diagnostic
         imagenet = adversarial_cells(get_profile("imagenet"))
         assert [c.eps for c in imagenet if c.attack == "pgd_l2"] == [0.5, 2.0, 8.0]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from robustmq.data import clear_cache, ensure_synthetic
+from robustmq.data.profiles import get_profile
 from robustmq.noise.systematic.evaluate import clear_correct_cache
 from robustmq.noise.systematic.sets import clear_memory_cache
 
@@ -17,9 +18,11 @@ REPO = Path(__file__).resolve().parents[3]
 
 @pytest.fixture(scope="session")
 def tiny_synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A synthetic set of 10 classes x 3 val images (40 px JPEGs, as the profile stores them)."""
+    """A synthetic set of 10 classes x 3 val images, stored at the profile's size."""
     root = tmp_path_factory.mktemp("sys_synthetic") / "data"
-    return ensure_synthetic(root, train_per_class=1, val_per_class=3, size=40)
+    spec = get_profile("synthetic").synthetic
+    assert spec is not None
+    return ensure_synthetic(root, train_per_class=1, val_per_class=3, size=spec.size)
 
 
 @pytest.fixture(autouse=True)

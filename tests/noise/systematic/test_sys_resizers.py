@@ -23,7 +23,7 @@ RESIZE_VARIANTS = list_variants("resize")
 
 
 def _crops(image: np.ndarray) -> dict[str, np.ndarray]:
-    """The synthetic profile's resize (36) + crop (32) of ``image`` under every resize variant."""
+    """The synthetic profile's resize + crop of ``image`` under every resize variant."""
     return {
         name: get_variant(name).pipeline("synthetic").resize_crop(image) for name in RESIZE_VARIANTS
     }

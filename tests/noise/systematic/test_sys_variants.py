@@ -94,7 +94,8 @@ class TestSets:
             result = _set(tiny_synthetic, name)
             assert result.tensors.sample_ids == reference.sample_ids
             assert torch.equal(result.tensors.labels, reference.labels)
-            assert result.tensors.images.shape == (30, 3, 32, 32)
+            crop = get_profile("synthetic").crop_size
+            assert result.tensors.images.shape == (30, 3, crop, crop)
             digests[name] = result.images_sha256
         # identical pixels: the reference's own resize, and OpenCV's libjpeg-turbo decode
         same = {n for n, d in digests.items() if d == digests[REFERENCE]}
