@@ -9,7 +9,7 @@ import pytest
 
 BENCH = Path(__file__).resolve().parents[3] / "benchmarks" / "test_natural.py"
 CELLS = "resnet18 and (fp32 or lsq-4bit) and (impulse_noise or pixelate)"
-N = 20  # images: 20 x 10 sets stays under the pool threshold (generated in the cell's process)
+N = 10  # images: 10 x 10 sets stays under the pool threshold (generated in the cell's process)
 
 
 def _collected(pytester: pytest.Pytester, *args: str) -> list[str]:
