@@ -1,0 +1,10 @@
+"""Natural corruptions: the 15 ImageNet-C corruptions x 5 severities (Hendrycks & Dietterich 2019).
+
+- :mod:`.corruptions`: the registry (names, groups) and :func:`~.corruptions.corrupt_image`,
+  seeded per image from (run seed, sample id, corruption, severity);
+- :mod:`.generate`: corrupted sets generated once (process pool, file lock) into the disk cache;
+- :mod:`.imagenet_c`: the reader of the released files (``--rmq-imagenet-c DIR``);
+- :mod:`.sets`: what a cell reads, once per process per (corruption, severity);
+- :mod:`.metrics` and :mod:`.summary`: per-corruption accuracy, group means, mNR, mCE, relative mCE;
+- :mod:`.perf`: ``python -m robustmq.noise.natural.perf``, generation throughput.
+"""

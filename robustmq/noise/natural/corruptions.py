@@ -37,6 +37,7 @@ __all__ = [
     "SEVERITIES",
     "Corruption",
     "call_count",
+    "check_severity",
     "corrupt_image",
     "corruption_names",
     "get_corruption",
@@ -115,7 +116,8 @@ def call_count() -> int:
     return _calls
 
 
-def _check_severity(severity: object) -> int:
+def check_severity(severity: object) -> int:
+    """``severity`` if it is an integer in 1..5, else InvalidOptionError naming it."""
     if isinstance(severity, bool) or not isinstance(severity, int) or severity not in SEVERITIES:
         raise InvalidOptionError(
             f"severity={severity!r} ({type(severity).__name__}); expected an integer in 1..5"
@@ -177,7 +179,7 @@ def corrupt_image(
     """
     global _calls
     spec = get_corruption(corruption)
-    severity = _check_severity(severity)
+    severity = check_severity(severity)
     image = _check_image(image, spec.name)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise InvalidOptionError(

@@ -250,7 +250,7 @@ def _check_pairs(pairs: Iterable[Pair]) -> list[Pair]:
     unique: list[Pair] = []
     for corruption, severity in pairs:
         get_corruption(corruption)
-        corruptions._check_severity(severity)
+        corruptions.check_severity(severity)
         if (corruption, severity) not in unique:
             unique.append((corruption, severity))
     return unique
