@@ -26,7 +26,7 @@ from robustmq.cells import ModelSpec
 from robustmq.checkpoints import load_checkpoint
 from robustmq.data import EvalTensors, get_eval_data, load_tensors
 from robustmq.data.profiles import Profile, get_profile
-from robustmq.zoo import checkpoint_path, ensure_checkpoint
+from robustmq.zoo import checkpoint_path, ensure_checkpoint, is_current, recipe
 
 _MODEL_CACHE_SIZE = 2
 
@@ -77,10 +77,11 @@ class BenchContext:
 
     def _locate(self, spec: ModelSpec) -> Path:
         path = self.checkpoint_for(spec)
-        if path.is_file():
-            return path
         if self.settings.checkpoints is None and self.profile.builds_checkpoints:
-            self._announce(f"robustmq: building checkpoint {spec.id} ({self.profile.name})")
+            # the zoo's own checkpoints: verified against the profile's current recipe (a stale
+            # or damaged one is rebuilt, never silently evaluated)
+            if not is_current(path, recipe(spec, self.profile, self.settings.seed)):
+                self._announce(f"robustmq: building checkpoint {spec.id} ({self.profile.name})")
             return ensure_checkpoint(
                 spec,
                 self.profile.name,
@@ -89,6 +90,8 @@ class BenchContext:
                 seed=self.settings.seed,
                 device=self.device,
             )
+        if path.is_file():
+            return path
         message = (
             f"no checkpoint for {spec.id}: expected {path} "
             "(set --rmq-checkpoints to a folder or a pattern such as "

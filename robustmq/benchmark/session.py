@@ -47,10 +47,11 @@ class ResultsCollector:
 
     def add_report(self, report: pytest.TestReport) -> None:
         """Take the record (and sample set) a test report carries, if any."""
-        properties = dict(report.user_properties)
-        sample_set = properties.get(SAMPLE_SET_KEY)
-        if isinstance(sample_set, dict):
-            self.sample_sets.update(sample_set)
+        properties: dict[str, object] = {}
+        for name, item in report.user_properties:
+            if name == SAMPLE_SET_KEY and isinstance(item, dict):
+                self.sample_sets.update(item)  # every entry: a cell may carry several sets
+            properties[name] = item
         value = properties.get(RECORD_KEY)
         if not isinstance(value, dict):
             return
