@@ -163,7 +163,7 @@ def _settings(config: pytest.Config) -> BenchSettings:
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        return BenchSettings(
+        settings = BenchSettings(
             profile=config.getoption("rmq_profile"),
             data_root=config.getoption("rmq_data_root"),
             checkpoints=config.getoption("rmq_checkpoints"),
@@ -184,6 +184,11 @@ def _settings(config: pytest.Config) -> BenchSettings:
             z=config.getoption("rmq_z"),
             save_baseline=config.getoption("rmq_save_baseline"),
         )
+        if settings.baseline:  # an unreadable baseline stops the run before any cell
+            from robustmq.benchmark.gate import Baseline
+
+            Baseline(settings.baseline)
+        return settings
     except RobustMQError as exc:
         raise pytest.UsageError(str(exc)) from exc
 
