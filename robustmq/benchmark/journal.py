@@ -20,19 +20,26 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["JOURNAL_NAME", "append_entry", "cell_key", "checkpoint_digest", "read_journal"]
+__all__ = [
+    "JOURNAL_NAME",
+    "NEUTRAL_SETTINGS",
+    "append_entry",
+    "cell_key",
+    "checkpoint_digest",
+    "read_journal",
+]
 
 JOURNAL_NAME = "journal.jsonl"
 
 #: Settings that never change a cell's numbers (where results go, how the run is driven).
-_NEUTRAL_SETTINGS = frozenset(
+NEUTRAL_SETTINGS = frozenset(
     {"output", "strict", "resume", "baseline", "save_baseline", "tolerance", "z", "fail_on_masking"}
 )
 
 
 def result_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     """The part of the benchmark settings that can change a number (device index dropped)."""
-    result = {k: v for k, v in settings.items() if k not in _NEUTRAL_SETTINGS}
+    result = {k: v for k, v in settings.items() if k not in NEUTRAL_SETTINGS}
     if isinstance(result.get("device"), str):
         result["device"] = result["device"].split(":")[0]  # cuda:1 and cuda:0 give the same numbers
     return result

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from robustmq.benchmark.journal import NEUTRAL_SETTINGS
 from robustmq.benchmark.record import Record
 from robustmq.benchmark.storage import write_results
 from robustmq.exceptions import RobustMQError
@@ -37,21 +38,7 @@ __all__ = [
 
 #: Run settings that change no number: where files live (the samples and checkpoints themselves
 #: are compared by sha256), what a failure does, resuming and the regression gate.
-IGNORED_SETTINGS = frozenset(
-    {
-        "output",
-        "data_root",
-        "checkpoints",
-        "zoo_root",
-        "strict",
-        "fail_on_masking",
-        "resume",
-        "baseline",
-        "save_baseline",
-        "tolerance",
-        "z",
-    }
-)
+IGNORED_SETTINGS = NEUTRAL_SETTINGS | {"data_root", "checkpoints", "zoo_root"}
 #: Record fields that make up a cell's numbers (duplicates must agree on all of them).
 NUMBER_FIELDS = ("metrics", "correct", "n_samples", "params", "seed", "checkpoint_sha256")
 

@@ -35,10 +35,20 @@ class _PGD(Attack):
         if not self.step_ratio > 0:
             raise InvalidOptionError(f"step_ratio={self.step_ratio!r} is invalid; expected > 0")
 
+    #: the torchattacks class that runs the steps (PGD or PGDL2).
+    _runner: ClassVar[type[torchattacks.attack.Attack]]
+
     @property
     def alpha(self) -> float:
         """Step size ``step_ratio * eps``."""
         return self.step_ratio * self.eps
+
+    def perturb(self, model: nn.Module, images: Tensor, labels: Tensor) -> AttackOutput:
+        """``steps`` projected steps from a random start (the norm's own step); the last iterate."""
+        attack = self._runner(
+            model, eps=self.eps, alpha=self.alpha, steps=self.steps, random_start=self.random_start
+        )
+        return AttackOutput(attack(images, labels))
 
 
 @dataclass(frozen=True)
@@ -47,13 +57,7 @@ class PGDLinf(_PGD):
 
     name: ClassVar[str] = "pgd_linf"
     norm: ClassVar[str] = "linf"
-
-    def perturb(self, model: nn.Module, images: Tensor, labels: Tensor) -> AttackOutput:
-        """``steps`` projected signed-gradient steps from a random start; the last iterate."""
-        attack = torchattacks.PGD(
-            model, eps=self.eps, alpha=self.alpha, steps=self.steps, random_start=self.random_start
-        )
-        return AttackOutput(attack(images, labels))
+    _runner = torchattacks.PGD
 
 
 @dataclass(frozen=True)
@@ -62,10 +66,4 @@ class PGDL2(_PGD):
 
     name: ClassVar[str] = "pgd_l2"
     norm: ClassVar[str] = "l2"
-
-    def perturb(self, model: nn.Module, images: Tensor, labels: Tensor) -> AttackOutput:
-        """``steps`` projected normalized-gradient steps from a random start; the last iterate."""
-        attack = torchattacks.PGDL2(
-            model, eps=self.eps, alpha=self.alpha, steps=self.steps, random_start=self.random_start
-        )
-        return AttackOutput(attack(images, labels))
+    _runner = torchattacks.PGDL2
