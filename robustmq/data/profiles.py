@@ -67,7 +67,7 @@ class AdversarialSpec:
     equal to the L-inf budget that spreads the same per-pixel RMS change over every pixel: a
     uniform perturbation of size a has L2 norm a * sqrt(d), so equal RMS means L2 ~ sqrt(d).
     For 64 px images (synthetic) the factor is 2/7: L2 budgets 0.5, 2, 8 become 0.143, 0.571,
-    2.29; for 32 px (cifar10) it is 1/7: 0.0714, 0.286, 1.14.
+    2.29 (the same for cifar10, upsampled to 64 px).
     """
 
     #: L-inf budgets in units of 1/255 (FGSM, PGD, AutoAttack).
@@ -120,7 +120,12 @@ PROFILES.register("synthetic")(
         crop_size=64,
         width=0.25,
         recipe=TrainRecipe(
-            float_epochs=20,
+            # 12 epochs of 5,000 images with every residual branch zero-initialised: float val
+            # 91-92 % (RegNetX 86.6 %) in ~7 min of one CPU core for the four architectures
+            # (channels-last). Without zero-init of the MobileNetV2 / RegNet branches 12 epochs
+            # gave 76 % / 79 %; at 10 epochs with it, RegNetX reached 81 % (`/tmp/exp` notes in
+            # the issue-3 note).
+            float_epochs=12,
             qat_epochs=1,
             batch_size=64,
             lr=1e-2,
@@ -129,8 +134,9 @@ PROFILES.register("synthetic")(
             optimizer="adamw",
             warmup_fraction=0.25,
             train_per_class=500,
-            # ResNet50 at 64 px, 20 epochs: 78.8 % (lr 5e-3) without, 95.8 % (lr 1e-2) with it
             zero_init_residual=True,
+            # RegNetX at 12 epochs: 78.8 % (lr 5e-3), 85.4 % (1e-2), 86.6 % (2e-2)
+            arch_lr=(("regnetx_600m", 2e-2),),
         ),
         eval_split="val",
         train_split="train",
@@ -151,19 +157,23 @@ PROFILES.register("cifar10")(
     Profile(
         name="cifar10",
         num_classes=10,
-        resize_size=36,
-        crop_size=32,
-        width=0.5,
+        # CIFAR's 32 px images upsampled to 64 px (resize 72, centre crop 64): at 32 px the
+        # torchvision stems leave a 1 x 1 feature map (see the synthetic profile)
+        resize_size=72,
+        crop_size=64,
+        width=0.25,
         recipe=TrainRecipe(
-            float_epochs=20,
+            float_epochs=12,
             qat_epochs=1,
-            batch_size=128,
-            lr=3e-3,
+            batch_size=64,
+            lr=1e-2,
             qat_lr=1e-3,
             weight_decay=0.05,
             optimizer="adamw",
             warmup_fraction=0.25,
             train_per_class=1000,
+            zero_init_residual=True,
+            arch_lr=(("regnetx_600m", 2e-2),),
         ),
         eval_split="test",
         train_split="train",
@@ -171,7 +181,7 @@ PROFILES.register("cifar10")(
         mean=(0.4914, 0.4822, 0.4465),
         std=(0.2470, 0.2435, 0.2616),
         adversarial=AdversarialSpec(
-            l2_scale=32 / IMAGENET_CROP, n_samples=500, autoattack_samples=100
+            l2_scale=64 / IMAGENET_CROP, n_samples=500, autoattack_samples=100
         ),
     )
 )

@@ -40,6 +40,8 @@ class QuantLayerMixin:
             w.dtype,
             rounding_enabled(),
             self.weight_quantizer.calibrating,
+            # a weight cached under inference_mode cannot enter autograd later
+            torch.is_inference_mode_enabled(),
             tuple((t._version, t.data_ptr()) for t in state),
         )
 

@@ -134,6 +134,22 @@ class TestEvalPurity:
             q(x)
         assert all(torch.equal(before[k], v) for k, v in q.state_dict().items())
 
+    @pytest.mark.parametrize("name", FAMILIES)
+    def test_input_gradient_after_an_inference_mode_forward(self, name: str) -> None:
+        """The eval-mode weight cache made under inference_mode does not break a later backward."""
+        q = quantize_model(_small_cnn(), name, 4)
+        calibrate(q, [torch.rand(4, 3, 16, 16)])
+        q.eval()
+        x = torch.rand(2, 3, 16, 16)
+        with torch.inference_mode():
+            expected = q(x)
+        xg = x.clone().requires_grad_(True)
+        out = q(xg)
+        out.sum().backward()
+        assert xg.grad is not None
+        assert xg.grad.abs().sum() > 0
+        assert torch.equal(out.detach(), expected)
+
 
 class TestQuantizationError:
     # LSQ's initial step 2 E|v| / sqrt(Q_P) spans 2 sqrt(Q_P) E|v| (about 32 E|v| at 8 bits): coarse

@@ -9,7 +9,7 @@ interleaved rounds, and their ratio (target: <= 1.15).
 AutoAttack component on points that stay robust (a budget far too small to fool any), the
 worst case that dominates AutoAttack's cost at small budgets.
 
-Models are untrained, at the synthetic profile's geometry (width 0.25, 32 px) by default.
+Models are untrained, at the synthetic profile's geometry (width 0.25, 64 px) by default.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--bits", type=int, default=4, help="bit-width (default: 4)")
     parser.add_argument("--width", type=float, default=0.25, help="model width (default: 0.25)")
-    parser.add_argument("--size", type=int, default=32, help="image size in px (default: 32)")
+    parser.add_argument("--size", type=int, default=64, help="image size in px (default: 64)")
     parser.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default: 5)")
     parser.add_argument(
