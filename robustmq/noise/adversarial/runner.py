@@ -29,6 +29,34 @@ class AttackRun:
     adv: Tensor | None = None
 
 
+class _ContiguousGrad(torch.autograd.Function):
+    """Identity whose backward returns the gradient in the default (contiguous) memory format."""
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: Tensor) -> Tensor:
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> Tensor:
+        return grad.contiguous()
+
+
+class ContiguousInputGrad(nn.Module):
+    """``model`` whose input gradient is always contiguous; same outputs, same train/eval mode.
+
+    A channels-last model (the benchmark loads them so: faster on the CPU) back-propagates a
+    channels-last input gradient, which torchattacks' ``grad.view(batch, -1)`` rejects.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.train(model.training)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.model(_ContiguousGrad.apply(x))
+
+
 @torch.no_grad()
 def predict_labels(
     model: nn.Module, images: Tensor, batch_size: int, device: torch.device
@@ -64,6 +92,7 @@ def run_attack(
     adv_parts: list[Tensor] = []
     kept: list[Tensor] = []
     stats: dict[str, int] = {}
+    attacked = ContiguousInputGrad(model)
     with seeded(seed), ModelGuard(model, attack.name) as guard:
         for start in range(0, images.shape[0], batch_size):
             x = images[start : start + batch_size].to(device)
@@ -73,7 +102,7 @@ def run_attack(
             target = torch.ones_like(clean) if attack_all else clean
             adv = x.clone()
             if bool(target.any()):
-                out = attack.perturb(model, x[target], y[target])
+                out = attack.perturb(attacked, x[target], y[target])
                 check_perturbation(x[target], out.adv, attack.eps, attack.norm, attack.name)
                 guard.check()
                 adv[target] = out.adv.detach()

@@ -8,8 +8,8 @@ global RNG with it for the call (restoring the previous state afterwards) and pa
 quality-85 round trip mimics the released ImageNet-C files.
 
 Small images: the package needs at least 32 x 32 pixels (a smaller image fails naming the
-corruption and that size); every corruption and severity works from there up (32 px: the cifar10
-profile's crop; 64 px: the synthetic profile's). The parameters are ImageNet-C's, not CIFAR-10-C's:
+corruption and that size); every corruption and severity works from there up (64 px: the cifar10
+and synthetic profiles' crop). The parameters are ImageNet-C's, not CIFAR-10-C's:
 frost crops a window of one of its stored frost pictures, so on a small image the frost pattern is
 coarser relative to the image than at 224 px.
 """

@@ -7,7 +7,7 @@ change either the decoder (``decoder_opencv``, ``decoder_ffmpeg``) or the resize
 reference's own resize method, so its set equals the reference set; it is kept because the protocol
 lists all 11 methods and ACCs averages over the 14. Other coincidences, measured: OpenCV decodes
 baseline JPEGs bit for bit as Pillow (``decoder_opencv`` = reference on JPEG data), and when the
-resize enlarges (CIFAR-10: 32 px -> 36) Pillow's ``box`` equals ``nearest``.
+resize enlarges (CIFAR-10: 32 px -> 72) Pillow's ``box`` equals ``nearest``.
 
 The resize geometry is a separate setting (:data:`GEOMETRIES`): ``aspect`` resizes the shorter side
 (torchvision, the default), ``square`` resizes to a square as RobustART did; it applies to every

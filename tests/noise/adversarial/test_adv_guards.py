@@ -103,3 +103,23 @@ class TestModelGuard:
         finally:
             with torch.no_grad():
                 param.copy_(saved)
+
+
+class TestChannelsLast:
+    @pytest.mark.parametrize("name", ["fgsm_linf", "pgd_linf", "pgd_l2"])
+    def test_attacks_run_on_a_channels_last_model(self, name: str) -> None:
+        """The benchmark's channels-last models: every attack runs, inside its budget."""
+        from robustmq.noise.adversarial import make_attack, run_attack
+
+        torch.manual_seed(0)
+        model = create_model("resnet18", num_classes=10, width=0.25).eval()
+        model.to(memory_format=torch.channels_last)
+        x = torch.rand(6, 3, 32, 32)
+        y = model(x).argmax(1)  # every point clean-correct, so every point is attacked
+        attack = make_attack(name, 8 / 255 if name != "pgd_l2" else 0.5, 10)
+        run = run_attack(
+            model, attack, x, y, seed=0, batch_size=4, device=torch.device("cpu"), keep_images=True
+        )
+        assert run.adv is not None
+        check_perturbation(x, run.adv, attack.eps, attack.norm, name)
+        assert bool(run.clean_correct.all())
