@@ -121,7 +121,7 @@ class TestFolders:
         assert dataset.root == fake_cifar.resolve()
         assert dataset.split == "test"
         assert len(dataset) == 20
-        assert (pipeline.resize_size, pipeline.crop_size) == (36, 32)
+        assert (pipeline.resize_size, pipeline.crop_size) == (72, 64)
 
     def test_missing_split(self, make_tree: MakeTree) -> None:
         """A root without the needed split: DataFolderError naming the split and the layout."""
@@ -180,12 +180,12 @@ class TestRealCifar10:
         return root
 
     def test_subset_loads(self, root: Path) -> None:
-        """The test split has the 10 CIFAR-10 classes; 5 per class load as [50,3,32,32]."""
+        """The test split has the 10 CIFAR-10 classes; 5 per class load as [50,3,64,64] (upsampled)."""
         dataset, pipeline = get_eval_data("cifar10", data_root=root, n_per_class=5)
         assert dataset.classes == CIFAR10_CLASSES
         assert dataset.split == "test"
         tensors = load_tensors(dataset, pipeline)
-        assert tensors.images.shape == (50, 3, 32, 32)
+        assert tensors.images.shape == (50, 3, 64, 64)
         assert Counter(tensors.labels.tolist()) == {c: 5 for c in range(10)}
         assert tensors.images.dtype == torch.float32
         assert float(tensors.images.min()) >= 0.0
