@@ -90,7 +90,7 @@ def train_settings(spec: ModelSpec, profile: Profile, seed: int) -> TrainSetting
 
 def recipe(spec: ModelSpec, profile: Profile, seed: int) -> dict[str, Any]:
     """Everything that determines a zoo checkpoint (a change means: rebuild)."""
-    return {
+    r = {
         "recipe_version": RECIPE_VERSION,
         "profile": profile.name,
         "width": profile.width,
@@ -103,6 +103,10 @@ def recipe(spec: ModelSpec, profile: Profile, seed: int) -> dict[str, Any]:
         "zero_init_residual": profile.recipe.zero_init_residual,
         "policy": None if spec.is_float else "academic",
     }
+    if not spec.is_float:
+        # QAT starts from the float model: a change of the float recipe makes this one stale too
+        r["init_recipe_key"] = _recipe_key(recipe(spec.float_spec(), profile, seed))
+    return r
 
 
 def _recipe_key(r: dict[str, Any]) -> str:
@@ -111,6 +115,9 @@ def _recipe_key(r: dict[str, Any]) -> str:
 
 def is_current(path: Path, expected_recipe: dict[str, Any]) -> bool:
     """Whether ``path`` holds an intact checkpoint built with ``expected_recipe``."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     if not path.is_file():
         return False
     try:
@@ -118,12 +125,11 @@ def is_current(path: Path, expected_recipe: dict[str, Any]) -> bool:
         if metadata["meta"].get("recipe_key") != _recipe_key(expected_recipe):
             log.info("%s: recipe changed, rebuilding", path)
             return False
-        from safetensors.torch import load_file
-
+        # a truncated or damaged tensor section raises SafetensorError (not a ValueError)
         if state_dict_sha256(load_file(str(path))) != metadata.get("weights_sha256"):
             log.warning("%s: weights do not match their sha256, rebuilding", path)
             return False
-    except (CheckpointError, OSError, KeyError, ValueError) as exc:
+    except (CheckpointError, SafetensorError, OSError, KeyError, ValueError) as exc:
         log.warning("%s: unreadable (%s), rebuilding", path, exc)
         return False
     return True
