@@ -180,7 +180,7 @@ class TestRealCifar10:
         return root
 
     def test_subset_loads(self, root: Path) -> None:
-        """The test split has the 10 CIFAR-10 classes; 5 per class load as [50,3,64,64] (upsampled)."""
+        """The test split has the 10 CIFAR-10 classes; 5 per class load as [50,3,64,64]."""
         dataset, pipeline = get_eval_data("cifar10", data_root=root, n_per_class=5)
         assert dataset.classes == CIFAR10_CLASSES
         assert dataset.split == "test"
