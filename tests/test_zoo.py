@@ -356,3 +356,27 @@ def test_build_model_with_explicit_settings_records_them(home: Path) -> None:
     assert meta["recipe"] != zoo.recipe(FLOAT, TINY, 0)  # not the profile's recipe: not current
     assert not model.training
     assert next(model.parameters()).device.type == "cpu"
+
+
+def test_a_cpu_build_trains_on_a_fixed_thread_count_and_restores_it(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However many threads the caller runs, training sees CPU_BUILD_THREADS (same checkpoint)."""
+    seen: list[int] = []
+
+    def fake_train(*args: Any, **kwargs: Any) -> TrainResult:
+        seen.append(torch.get_num_threads())
+        return TrainResult(0.5, 1.0, 0.0)
+
+    monkeypatch.setattr(zoo, "train", fake_train)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        _, meta = zoo.build_model(
+            FLOAT, TINY, seed=0, data_root=None, device=torch.device("cpu"), float_checkpoint=None
+        )
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [zoo.CPU_BUILD_THREADS]
+    assert meta["torch_threads"] == zoo.CPU_BUILD_THREADS
