@@ -208,8 +208,36 @@ def build_model(
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Train ``spec`` (default: the profile's recipe); returns the model and the meta to store.
 
-    Float models train from scratch; quantized ones start from ``float_checkpoint`` (QAT).
+    Float models train from scratch; quantized ones start from ``float_checkpoint`` (QAT). On the
+    CPU everything runs on :data:`CPU_BUILD_THREADS` torch threads (quantizer initialisation
+    and calibration reduce over tensors too).
     """
+    with _torch_threads(CPU_BUILD_THREADS if device.type == "cpu" else None):
+        return _build_model(
+            spec,
+            profile,
+            seed=seed,
+            data_root=data_root,
+            device=device,
+            float_checkpoint=float_checkpoint,
+            settings=settings,
+            workers=workers,
+            progress=progress,
+        )
+
+
+def _build_model(
+    spec: ModelSpec,
+    profile: Profile,
+    *,
+    seed: int,
+    data_root: str | None,
+    device: torch.device,
+    float_checkpoint: Path | None,
+    settings: TrainSettings | None,
+    workers: int,
+    progress: Progress | None,
+) -> tuple[nn.Module, dict[str, Any]]:
     key = _DataKey(profile.name, data_root, seed)
     settings = settings or train_settings(spec, profile, seed)
     data, n_train = _training_data(profile, key, settings.batch_size, workers)
@@ -228,18 +256,17 @@ def build_model(
         init_sha = float_model.robustmq_checkpoint["sha256"]  # type: ignore[index]
         model = quantize_model(float_model, spec.quantizer, spec.bits or 32, "academic")
     model.to(device)
-    with _torch_threads(CPU_BUILD_THREADS if device.type == "cpu" else None):
-        if not spec.is_float:
-            calibrate_on(model, data, settings, device)
-        result = train(
-            model,
-            data,
-            settings,
-            val_images=val_images,
-            val_labels=val_labels,
-            device=device,
-            progress=progress,
-        )
+    if not spec.is_float:
+        calibrate_on(model, data, settings, device)
+    result = train(
+        model,
+        data,
+        settings,
+        val_images=val_images,
+        val_labels=val_labels,
+        device=device,
+        progress=progress,
+    )
     chance = 1.0 / profile.num_classes
     used_recipe = {**recipe(spec, profile, seed), "settings": settings.to_dict()}
     meta = {
