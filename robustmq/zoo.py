@@ -208,11 +208,13 @@ def build_model(
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Train ``spec`` (default: the profile's recipe); returns the model and the meta to store.
 
-    Float models train from scratch; quantized ones start from ``float_checkpoint`` (QAT). On the
-    CPU everything runs on :data:`CPU_BUILD_THREADS` torch threads (quantizer initialisation
-    and calibration reduce over tensors too).
+    Float models train from scratch; quantized ones start from ``float_checkpoint`` (QAT). For
+    the CPU-sized profiles (``builds_checkpoints``) on the CPU everything runs on
+    :data:`CPU_BUILD_THREADS` torch threads (quantizer initialisation and calibration reduce over
+    tensors too).
     """
-    with _torch_threads(CPU_BUILD_THREADS if device.type == "cpu" else None):
+    pinned = device.type == "cpu" and profile.builds_checkpoints
+    with _torch_threads(CPU_BUILD_THREADS if pinned else None):
         return _build_model(
             spec,
             profile,
@@ -284,7 +286,7 @@ def _build_model(
         "train_seconds": round(result.seconds, 2),
         "converged": result.val_accuracy >= NC_FACTOR * chance,
         "device": str(device),
-        "torch_threads": CPU_BUILD_THREADS if device.type == "cpu" else None,
+        "torch_threads": torch.get_num_threads() if device.type == "cpu" else None,
         "torch": str(torch.__version__),
         "robustmq": __version__,
     }
