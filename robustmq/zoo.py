@@ -194,6 +194,24 @@ def _torch_threads(count: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def _initial_model(
+    spec: ModelSpec, profile: Profile, seed: int, float_checkpoint: Path | None
+) -> tuple[nn.Module, str | None]:
+    """The model training starts from, and the sha256 of the float checkpoint it came from."""
+    if spec.is_float:
+        torch.manual_seed(seed)
+        model = create_model(
+            spec.arch, profile.num_classes, profile.width, mean=profile.mean, std=profile.std
+        )
+        if profile.recipe.zero_init_residual:
+            zero_init_residual(model)
+        return model, None
+    assert float_checkpoint is not None
+    float_model = load_checkpoint(float_checkpoint, arch=spec.arch)
+    init_sha = str(float_model.robustmq_checkpoint["sha256"])  # type: ignore[index]
+    return quantize_model(float_model, spec.quantizer, spec.bits or 32, "academic"), init_sha
+
+
 def build_model(
     spec: ModelSpec,
     profile: Profile,
@@ -209,66 +227,30 @@ def build_model(
     """Train ``spec`` (default: the profile's recipe); returns the model and the meta to store.
 
     Float models train from scratch; quantized ones start from ``float_checkpoint`` (QAT). For
-    the CPU-sized profiles (``builds_checkpoints``) on the CPU everything runs on
-    :data:`CPU_BUILD_THREADS` torch threads (quantizer initialisation and calibration reduce over
-    tensors too).
+    the CPU-sized profiles (``builds_checkpoints``) on the CPU the model is made, calibrated and
+    trained on :data:`CPU_BUILD_THREADS` torch threads (quantizer initialisation and calibration
+    reduce over tensors too).
     """
-    pinned = device.type == "cpu" and profile.builds_checkpoints
-    with _torch_threads(CPU_BUILD_THREADS if pinned else None):
-        return _build_model(
-            spec,
-            profile,
-            seed=seed,
-            data_root=data_root,
-            device=device,
-            float_checkpoint=float_checkpoint,
-            settings=settings,
-            workers=workers,
-            progress=progress,
-        )
-
-
-def _build_model(
-    spec: ModelSpec,
-    profile: Profile,
-    *,
-    seed: int,
-    data_root: str | None,
-    device: torch.device,
-    float_checkpoint: Path | None,
-    settings: TrainSettings | None,
-    workers: int,
-    progress: Progress | None,
-) -> tuple[nn.Module, dict[str, Any]]:
     key = _DataKey(profile.name, data_root, seed)
     settings = settings or train_settings(spec, profile, seed)
     data, n_train = _training_data(profile, key, settings.batch_size, workers)
     val_images, val_labels = _val_data(key)
-    if spec.is_float:
-        torch.manual_seed(seed)
-        model = create_model(
-            spec.arch, profile.num_classes, profile.width, mean=profile.mean, std=profile.std
+    pinned = device.type == "cpu" and profile.builds_checkpoints
+    with _torch_threads(CPU_BUILD_THREADS if pinned else None):
+        threads = torch.get_num_threads() if device.type == "cpu" else None
+        model, init_sha = _initial_model(spec, profile, seed, float_checkpoint)
+        model.to(device)
+        if not spec.is_float:
+            calibrate_on(model, data, settings, device)
+        result = train(
+            model,
+            data,
+            settings,
+            val_images=val_images,
+            val_labels=val_labels,
+            device=device,
+            progress=progress,
         )
-        if profile.recipe.zero_init_residual:
-            zero_init_residual(model)
-        init_sha = None
-    else:
-        assert float_checkpoint is not None
-        float_model = load_checkpoint(float_checkpoint, arch=spec.arch)
-        init_sha = float_model.robustmq_checkpoint["sha256"]  # type: ignore[index]
-        model = quantize_model(float_model, spec.quantizer, spec.bits or 32, "academic")
-    model.to(device)
-    if not spec.is_float:
-        calibrate_on(model, data, settings, device)
-    result = train(
-        model,
-        data,
-        settings,
-        val_images=val_images,
-        val_labels=val_labels,
-        device=device,
-        progress=progress,
-    )
     chance = 1.0 / profile.num_classes
     used_recipe = {**recipe(spec, profile, seed), "settings": settings.to_dict()}
     meta = {
@@ -286,7 +268,7 @@ def _build_model(
         "train_seconds": round(result.seconds, 2),
         "converged": result.val_accuracy >= NC_FACTOR * chance,
         "device": str(device),
-        "torch_threads": torch.get_num_threads() if device.type == "cpu" else None,
+        "torch_threads": threads,
         "torch": str(torch.__version__),
         "robustmq": __version__,
     }
