@@ -76,14 +76,15 @@ def checkpoint_path(
 def train_settings(spec: ModelSpec, profile: Profile, seed: int) -> TrainSettings:
     """The profile's recipe for ``spec``: float training, or QAT fine-tuning."""
     r = profile.recipe
+    float_epochs = r.epochs_of(spec.arch)
     return TrainSettings(
-        epochs=r.float_epochs if spec.is_float else r.qat_epochs,
+        epochs=float_epochs if spec.is_float else r.qat_epochs,
         batch_size=r.batch_size,
         lr=r.float_lr(spec.arch) if spec.is_float else r.qat_lr,
         momentum=r.momentum,
         weight_decay=r.weight_decay,
         label_smoothing=r.label_smoothing,
-        warmup_epochs=r.warmup_fraction * r.float_epochs if spec.is_float else 0.0,
+        warmup_epochs=r.warmup_fraction * float_epochs if spec.is_float else 0.0,
         optimizer=r.optimizer,
         seed=seed,
     )

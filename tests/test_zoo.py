@@ -120,6 +120,20 @@ def test_train_settings_follow_the_profile_recipe() -> None:
     assert (q.epochs, q.lr, q.warmup_epochs, q.batch_size) == (1, 1e-3, 0.0, 16)
 
 
+def test_arch_epochs_set_the_float_epochs_and_warmup_of_that_architecture_only() -> None:
+    profile = _with_recipe(arch_epochs=(("resnet50", 4),))
+    r50 = zoo.train_settings(ModelSpec("resnet50"), profile, 0)
+    assert (r50.epochs, r50.warmup_epochs) == (4, 2.0)  # warmup_fraction 0.5 of 4 epochs
+    assert zoo.train_settings(FLOAT, profile, 0) == zoo.train_settings(FLOAT, TINY, 0)
+    assert zoo.train_settings(ModelSpec("resnet50", "lsq", 4), profile, 0).epochs == 1  # QAT
+    # only resnet50's checkpoints (float and QAT) go stale
+    r50_float = ModelSpec("resnet50")
+    assert zoo.recipe(r50_float, profile, 0) != zoo.recipe(r50_float, TINY, 0)
+    assert zoo.recipe(QAT, profile, 0) == zoo.recipe(QAT, TINY, 0)
+    r50_lsq = ModelSpec("resnet50", "lsq", 4)
+    assert zoo.recipe(r50_lsq, profile, 0) != zoo.recipe(r50_lsq, TINY, 0)
+
+
 def _with_recipe(**changes: Any) -> Profile:
     return dataclasses.replace(TINY, recipe=dataclasses.replace(TINY.recipe, **changes))
 
