@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from robustmq.exceptions import UnknownNameError
@@ -116,6 +117,30 @@ class Profile:
     extra: dict[str, object] = field(default_factory=dict, compare=False)
 
 
+#: The recipe of the CPU-sized profiles (synthetic, cifar10; cifar10 trains on more images).
+CPU_RECIPE = TrainRecipe(
+    # 12 epochs of 5,000 synthetic images with every residual branch zero-initialised: float val
+    # 91-92 % (RegNetX: 16 epochs, 90.4 %) in ~8 min of one CPU core for the four architectures
+    # (channels-last). Without zero-init of the MobileNetV2 / RegNet branches 12 epochs gave
+    # 76 % / 79 %; at 10 epochs with it, RegNetX reached 81 % and ResNet18 88 %.
+    float_epochs=12,
+    qat_epochs=1,
+    batch_size=64,
+    lr=1e-2,
+    qat_lr=1e-3,
+    weight_decay=0.05,
+    optimizer="adamw",
+    warmup_fraction=0.25,
+    train_per_class=500,
+    zero_init_residual=True,
+    # RegNetX at 12 epochs: 78.8 % (lr 5e-3), 85.4 % (1e-2), 86.6 % (2e-2), and its 8-bit QAT
+    # models (one more epoch) came out up to 3.0 points *above* it; at 16 epochs float 90.4 % and
+    # 8-bit 90.4-90.6 % (20 epochs: 93.4 %). The extra 33 s fall in the lighter of the two
+    # `zoo build --jobs 2` processes.
+    arch_lr=(("regnetx_600m", 2e-2),),
+    arch_epochs=(("regnetx_600m", 16),),
+)
+
 PROFILES: Registry[Profile] = Registry("profile", UnknownNameError)
 
 PROFILES.register("synthetic")(
@@ -125,28 +150,7 @@ PROFILES.register("synthetic")(
         resize_size=73,
         crop_size=64,
         width=0.25,
-        recipe=TrainRecipe(
-            # 12 epochs of 5,000 images with every residual branch zero-initialised: float val
-            # 91-92 % (RegNetX: 16 epochs, 90.4 %) in ~8 min of one CPU core for the four
-            # architectures (channels-last). Without zero-init of the MobileNetV2 / RegNet branches
-            # 12 epochs gave 76 % / 79 %; at 10 epochs with it, RegNetX reached 81 %, ResNet18 88 %.
-            float_epochs=12,
-            qat_epochs=1,
-            batch_size=64,
-            lr=1e-2,
-            qat_lr=1e-3,
-            weight_decay=0.05,
-            optimizer="adamw",
-            warmup_fraction=0.25,
-            train_per_class=500,
-            zero_init_residual=True,
-            # RegNetX at 12 epochs: 78.8 % (lr 5e-3), 85.4 % (1e-2), 86.6 % (2e-2); at 12 epochs
-            # its 8-bit QAT models (one more epoch) came out up to 3.0 points *above* it, at 16
-            # epochs float 90.4 % and 8-bit 90.4-90.6 % (20 epochs: 93.4 %). The extra 33 s
-            # fall in the lighter of the two `zoo build --jobs 2` processes.
-            arch_lr=(("regnetx_600m", 2e-2),),
-            arch_epochs=(("regnetx_600m", 16),),
-        ),
+        recipe=CPU_RECIPE,
         eval_split="val",
         train_split="train",
         eval_per_class=50,
@@ -171,19 +175,8 @@ PROFILES.register("cifar10")(
         resize_size=72,
         crop_size=64,
         width=0.25,
-        recipe=TrainRecipe(
-            float_epochs=12,
-            qat_epochs=1,
-            batch_size=64,
-            lr=1e-2,
-            qat_lr=1e-3,
-            weight_decay=0.05,
-            optimizer="adamw",
-            warmup_fraction=0.25,
-            train_per_class=1000,
-            zero_init_residual=True,
-            arch_lr=(("regnetx_600m", 2e-2),),
-        ),
+        # 10,000 of the 50,000 training images (a CPU budget)
+        recipe=dataclasses.replace(CPU_RECIPE, train_per_class=1000),
         eval_split="test",
         train_split="train",
         eval_per_class=100,
