@@ -24,6 +24,7 @@ from robustmq.checkpoints import file_sha256, load_checkpoint, read_checkpoint_m
 from robustmq.data import clear_cache
 from robustmq.data.cache import ENV_HOME
 from robustmq.data.profiles import PROFILES, AdversarialSpec, Profile, SyntheticSpec, TrainRecipe
+from robustmq.quant import get_quantizer
 from robustmq.train import TrainResult
 
 NAME = "test-zoo-tiny"
@@ -182,6 +183,18 @@ def test_recipe_of_qat_only_settings_and_what_does_not_matter() -> None:
         same = dataclasses.replace(TINY, eval_per_class=1, adversarial=AdversarialSpec(n_samples=3))
         assert zoo.recipe(spec, same, 0) == zoo.recipe(spec, TINY, 0)
     assert zoo.recipe(FLOAT, TINY, 0)["settings"]["epochs"] == 1
+
+
+def test_a_quantizer_arithmetic_version_is_part_of_its_qat_recipes_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Bumping a family's arithmetic_version makes its QAT checkpoints stale, nothing else."""
+    family = get_quantizer(QAT.quantizer)
+    before = {spec: zoo.recipe(spec, TINY, 0) for spec in (FLOAT, QAT)}
+    assert ("arithmetic_version" in before[QAT]) == (family.arithmetic_version != 1)
+    monkeypatch.setattr(family, "arithmetic_version", family.arithmetic_version + 1)
+    assert zoo.recipe(QAT, TINY, 0)["arithmetic_version"] == family.arithmetic_version
+    assert zoo.recipe(FLOAT, TINY, 0) == before[FLOAT]
 
 
 # -- building -----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from robustmq.exceptions import InvalidBitsError, UnknownQuantizerError
-from robustmq.quant.functional import FLOAT_BITS, MAX_BITS, MIN_BITS, fake_quantize_fused
+from robustmq.quant.functional import FLOAT_BITS, MAX_BITS, MIN_BITS
 from robustmq.registry import Registry
 
 
@@ -50,25 +50,14 @@ class Quantizer(nn.Module):
             with torch.no_grad():
                 self.observe(x.detach())
             return x
-        if not torch.is_grad_enabled() or not (x.requires_grad or self._has_trainable_state()):
-            grid = self.grid()
-            if grid is not None:
-                return fake_quantize_fused(x, *grid)
         return self.quantize(x)
 
-    def _has_trainable_state(self) -> bool:
-        return any(p.requires_grad for p in self.parameters(recurse=False))
-
-    def grid(self) -> tuple[float | Tensor, int, int] | None:
-        """``(scale, q_min, q_max)`` when the quantizer is a plain uniform grid ``round(x/s)*s``.
-
-        Used for a fused, faster forward when no gradient is recorded; ``None`` when the
-        quantizer is not of that form (e.g. DoReFa's tanh-normalized weights).
-        """
-        return None
-
     def quantize(self, x: Tensor) -> Tensor:
-        """Fake-quantize ``x``; must not change any state."""
+        """Fake-quantize ``x``; must not change any state.
+
+        The same bits whether or not autograd records the call: the functions of
+        :mod:`robustmq.quant.functional` skip the bookkeeping (and work in place) when it does not.
+        """
         raise NotImplementedError
 
     def observe(self, x: Tensor) -> None:
@@ -87,6 +76,9 @@ class QuantizerFamily:
     name: ClassVar[str]
     #: Short human description stored in documentation and records.
     description: ClassVar[str]
+    #: Bumped when a change to the family's float operations changes what training (QAT) produces;
+    #: part of the zoo's recipe, so the family's cached checkpoints are then rebuilt.
+    arithmetic_version: ClassVar[int] = 1
 
     @classmethod
     def weight_quantizer(cls, weight: Tensor, bits: int) -> Quantizer:

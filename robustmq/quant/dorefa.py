@@ -8,7 +8,8 @@ model's input. Dividing by r is the same as dividing the preceding BatchNorm's a
 r, a re-parametrisation that lets QAT from float weights start from the float model's function
 instead of one whose activations are all saturated at 1. Signed inputs (which the paper does not
 cover: the normalized image, MobileNetV2's linear bottlenecks) use [-r, r] on the symmetric k-bit
-grid, r from the 99.9th percentile of |x|.
+grid, r from the 99.9th percentile of |x|. Computed as the same grid on integers,
+``round(clip(x / s, 0, n)) * s`` with ``s = r / n`` (``functional.clip_quantize``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from robustmq.quant.functional import (
     clip_quantize,
     dorefa_weight,
     observed_quantile,
-    range_grid,
 )
 
 
@@ -48,9 +48,6 @@ class DoReFaActivationQuantizer(Quantizer):
     def quantize(self, x: Tensor) -> Tensor:
         return clip_quantize(x, self.range, self.bits, self.signed)
 
-    def grid(self) -> tuple[float | Tensor, int, int]:
-        return range_grid(self.range, self.bits, self.signed)
-
     def observe(self, x: Tensor) -> None:
         self._observed = max(self._observed, observed_quantile(x, self.signed))
 
@@ -65,6 +62,9 @@ class DoReFa(QuantizerFamily):
     """DoReFa weights and fixed-range activations."""
 
     description = "DoReFa-Net: tanh-normalized weights, activations clipped to [0, 1]"
+    # 2: activations are ``round(clip(x / s, 0, n)) * s`` (s = r / n) in training as in evaluation;
+    # training computed ``round(clip(x / r, 0, 1) * n) / n * r``, except for the first layer's input
+    arithmetic_version = 2
 
     @classmethod
     def weight_quantizer(cls, weight: Tensor, bits: int) -> Quantizer:

@@ -1,6 +1,8 @@
 """Pure quantization functions with straight-through gradients.
 
 Everything here is stateless: tensors in, tensors out. The quantizer modules build on these.
+Each quantizer's arithmetic is written once and gives the same bits whether or not autograd
+records it, so an attack differentiates exactly the function that evaluation measures.
 """
 
 from __future__ import annotations
@@ -39,6 +41,15 @@ def rounding_enabled() -> bool:
     return _ROUNDING_ENABLED.get()
 
 
+def attach_gradient(value: Tensor, surrogate: Tensor) -> Tensor:
+    """``value``, bit for bit, carrying the gradient of ``surrogate`` (straight-through).
+
+    ``surrogate - surrogate.detach()`` is an exact zero (for finite values) whose gradient is
+    ``surrogate``'s, so the result's value never depends on how the surrogate was computed.
+    """
+    return value.detach() + (surrogate - surrogate.detach())
+
+
 def round_ste(x: Tensor) -> Tensor:
     """Round to the nearest integer; the gradient passes through unchanged (STE).
 
@@ -46,22 +57,65 @@ def round_ste(x: Tensor) -> Tensor:
     """
     if not _ROUNDING_ENABLED.get():
         return x
-    return x + (torch.round(x) - x).detach()
+    return attach_gradient(torch.round(x.detach()), x)
 
 
 def grad_scale(x: Tensor, scale: float) -> Tensor:
-    """Return ``x`` unchanged, with its gradient multiplied by ``scale`` (LSQ's g)."""
-    scaled = x * scale
-    return (x - scaled).detach() + scaled
+    """``x``'s value exactly, with its gradient multiplied by ``scale`` (LSQ's g)."""
+    return attach_gradient(x, x * scale)
+
+
+# The arithmetic of every quantizer is written once, in terms of the steps below. Each step works
+# in place on a tensor that no autograd graph records (the fast inference path: one allocation,
+# no bookkeeping) and out of place, with straight-through rounding, on one that does (training and
+# input gradients). Either way the float operations and their order are the same, so both paths
+# give the same bits. The first step of a function must not be one of these: it makes the fresh
+# tensor that the others may overwrite.
+
+
+def _tracked(t: Tensor) -> bool:
+    return t.requires_grad and torch.is_grad_enabled()
+
+
+def _mul(t: Tensor, factor: float | Tensor) -> Tensor:
+    return t * factor if _tracked(t) else t.mul_(factor)
+
+
+def _div(t: Tensor, divisor: float | Tensor) -> Tensor:
+    return t / divisor if _tracked(t) else t.div_(divisor)
+
+
+def _add(t: Tensor, summand: float) -> Tensor:
+    return t + summand if _tracked(t) else t.add_(summand)
+
+
+def _clamp(t: Tensor, low: float, high: float) -> Tensor:
+    return torch.clamp(t, low, high) if _tracked(t) else t.clamp_(low, high)
+
+
+def _round(t: Tensor) -> Tensor:
+    if not _ROUNDING_ENABLED.get():
+        return t
+    return round_ste(t) if _tracked(t) else t.round_()
+
+
+def unit_levels(bits: int, signed: bool) -> tuple[float, float]:
+    """``(levels, low)`` of the k-bit grid on [0, 1] (``2^k - 1`` steps) or on [-1, 1] (signed).
+
+    The signed grid is symmetric and holds zero: ``2^(k-1) - 1`` steps each side.
+    """
+    if signed:
+        return float(2 ** (bits - 1) - 1), -1.0
+    return float(2**bits - 1), 0.0
 
 
 def quantize_unit(x: Tensor, bits: int) -> Tensor:
     """Quantize values in [0, 1] to the ``bits``-bit uniform grid {0, 1/n, ..., 1}, n = 2^bits - 1.
 
-    DoReFa's ``quantize_k``; gradient 1 (STE).
+    DoReFa's ``quantize_k``: ``round(x * n) / n``; gradient 1 (STE).
     """
-    levels = float(2**bits - 1)
-    return round_ste(x * levels) / levels
+    levels, _ = unit_levels(bits, signed=False)
+    return _div(_round(torch.mul(x, levels)), levels)
 
 
 def quantize_symmetric(x: Tensor, bits: int) -> Tensor:
@@ -70,8 +124,8 @@ def quantize_symmetric(x: Tensor, bits: int) -> Tensor:
     The grid holds zero and 2^bits - 1 values (the "restricted range" of symmetric quantizers);
     gradient 1 (STE).
     """
-    levels = float(2 ** (bits - 1) - 1)
-    return round_ste(x * levels) / levels
+    levels, _ = unit_levels(bits, signed=True)
+    return _div(_round(torch.mul(x, levels)), levels)
 
 
 def unsigned_range(bits: int) -> tuple[int, int]:
@@ -84,26 +138,36 @@ def signed_range(bits: int) -> tuple[int, int]:
     return 2 ** (bits - 1), 2 ** (bits - 1) - 1
 
 
+def uniform_quantize(x: Tensor, scale: float | Tensor, q_min: float, q_max: float) -> Tensor:
+    """``round(clip(x / s, q_min, q_max)) * s``: the integer grid of every activation quantizer.
+
+    ``q_min`` and ``q_max`` are integers, so clipping before rounding gives the same numbers as
+    rounding before clipping. Gradient (straight-through): 1 where ``x / s`` lies in
+    [q_min, q_max], 0 outside; through ``s`` as autograd differentiates the expression.
+    """
+    return _mul(_round(_clamp(torch.div(x, scale), q_min, q_max)), scale)
+
+
 def lsq_quantize(x: Tensor, step: Tensor, q_n: int, q_p: int, grad_factor: float) -> Tensor:
-    """LSQ fake quantization: ``round(clip(x / s, -Q_N, Q_P)) * s``.
+    """LSQ fake quantization: ``round(clip(x / s, -Q_N, Q_P)) * s`` (:func:`uniform_quantize`).
 
     The gradient with respect to ``x`` is 1 inside the clipping range and 0 outside; the gradient
     with respect to the step size ``s`` follows the LSQ paper (Esser et al. 2020, eq. 3), scaled by
     ``grad_factor`` (the paper's g = 1 / sqrt(N * Q_P)).
     """
-    s = grad_scale(step, grad_factor)
-    return round_ste(torch.clamp(x / s, -q_n, q_p)) * s
+    s = grad_scale(step, grad_factor) if _tracked(step) else step
+    return uniform_quantize(x, s, -q_n, q_p)
 
 
 def dorefa_weight_transform(w: Tensor) -> Tensor:
     """DoReFa's weight normalization: ``tanh(w) / (2 max|tanh(w)|) + 1/2``, in [0, 1]."""
     t = torch.tanh(w)
-    return t / (2 * t.abs().max().clamp_min(1e-12)) + 0.5
+    return _add(_div(t, 2 * t.abs().max().clamp_min(1e-12)), 0.5)
 
 
 def dorefa_weight(w: Tensor, bits: int) -> Tensor:
     """DoReFa weight quantization: normalize to [0, 1], quantize to k bits, map to [-1, 1]."""
-    return 2 * quantize_unit(dorefa_weight_transform(w), bits) - 1
+    return _add(_mul(quantize_unit(dorefa_weight_transform(w), bits), 2.0), -1.0)
 
 
 def pact_clip(x: Tensor, alpha: Tensor, signed: bool) -> Tensor:
@@ -118,31 +182,29 @@ def pact_clip(x: Tensor, alpha: Tensor, signed: bool) -> Tensor:
     return torch.relu(upper)
 
 
-def pact_quantize(x: Tensor, alpha: Tensor, bits: int, signed: bool) -> Tensor:
-    """PACT activation quantization on [0, alpha] (or [-alpha, alpha] when ``signed``).
-
-    Non-negative inputs use the unsigned grid {0, ..., 2^bits - 1} * alpha / (2^bits - 1); signed
-    inputs the symmetric grid of :func:`quantize_symmetric` scaled by alpha.
-
-    The rounding error is added as a constant (straight-through), so the gradient with respect to
-    ``alpha`` is exactly the clip's (PACT eq. 3): 1 where ``x >= alpha``, else 0.
-    """
-    y = pact_clip(x, alpha, signed)
-    a = alpha.detach()
-    unit = y.detach() / a
-    q = (quantize_symmetric(unit, bits) if signed else quantize_unit(unit, bits)) * a
-    return y + (q - y.detach())
-
-
 def clip_quantize(x: Tensor, bound: float | Tensor, bits: int, signed: bool) -> Tensor:
     """Quantize ``x`` on the fixed range [0, bound] (or [-bound, bound] when ``signed``).
 
-    Used for DoReFa activations (bound 1 for non-negative inputs). Gradient: 1 inside the range,
-    0 outside (clip then STE).
+    DoReFa's ``quantize_k(clip(x / r, 0, 1)) * r`` (bound r; 1 in the paper, a calibrated range
+    here) and the values of PACT's, written as the same grid on integers:
+    ``round(clip(x / s, low * n, n)) * s`` with ``s = r / n`` and ``(n, low)`` of
+    :func:`unit_levels`. Gradient 1 inside the range, 0 outside (clip, then STE).
     """
-    if signed:
-        return quantize_symmetric(torch.clamp(x / bound, -1.0, 1.0), bits) * bound
-    return quantize_unit(torch.clamp(x / bound, 0.0, 1.0), bits) * bound
+    levels, low = unit_levels(bits, signed)
+    return uniform_quantize(x, bound / levels, low * levels, levels)
+
+
+def pact_quantize(x: Tensor, alpha: Tensor, bits: int, signed: bool) -> Tensor:
+    """PACT activation quantization on [0, alpha] (or [-alpha, alpha] when ``signed``).
+
+    The value is :func:`clip_quantize` with bound alpha, computed without autograd. The gradient is
+    the clip's, carried straight through (PACT eq. 3): d/dx is 1 strictly inside the range,
+    d/d(alpha) is 1 where ``x >= alpha``, else 0.
+    """
+    value = clip_quantize(x.detach(), alpha.detach(), bits, signed)
+    if not (_tracked(x) or _tracked(alpha)):
+        return value
+    return attach_gradient(value, pact_clip(x, alpha, signed))
 
 
 #: Quantile of a layer's input that calibration turns into a clipping range (PACT, DoReFa).
@@ -156,25 +218,3 @@ def observed_quantile(x: Tensor, signed: bool, q: float = CALIBRATION_QUANTILE) 
     if v.numel() > _MAX_QUANTILE_SAMPLES:  # deterministic subsample: torch.quantile's size limit
         v = v[:: v.numel() // _MAX_QUANTILE_SAMPLES + 1]
     return float(torch.quantile(v, q))
-
-
-def range_grid(bound: float | Tensor, bits: int, signed: bool) -> tuple[float | Tensor, int, int]:
-    """``(scale, q_min, q_max)`` of the k-bit grid on [0, bound] (signed: [-bound, bound])."""
-    if signed:
-        m = 2 ** (bits - 1) - 1
-        return bound / m, -m, m
-    n = 2**bits - 1
-    return bound / n, 0, n
-
-
-def fake_quantize_fused(x: Tensor, scale: float | Tensor, q_min: int, q_max: int) -> Tensor:
-    """``clamp(round(x / scale), q_min, q_max) * scale`` for the inference path (no autograd).
-
-    One allocation and in-place steps: several times faster than
-    ``torch.fake_quantize_per_tensor_affine`` on the CPU, which also builds a gradient mask.
-    The same float operations as :func:`lsq_quantize`, so the values are identical to it.
-    Inside :func:`rounding_disabled` it only clips.
-    """
-    if not _ROUNDING_ENABLED.get():
-        return torch.clamp(x, q_min * scale, q_max * scale)  # type: ignore[arg-type]
-    return torch.div(x, scale).round_().clamp_(q_min, q_max).mul_(scale)

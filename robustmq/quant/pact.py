@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from robustmq.quant.base import Quantizer, QuantizerFamily, register_quantizer
 from robustmq.quant.dorefa import DoReFaWeightQuantizer
-from robustmq.quant.functional import observed_quantile, pact_quantize, range_grid
+from robustmq.quant.functional import observed_quantile, pact_quantize
 
 #: Initial clipping level before calibration (PACT paper: a large value).
 PACT_ALPHA_INIT = 10.0
@@ -31,9 +31,6 @@ class PACTActivationQuantizer(Quantizer):
     def quantize(self, x: Tensor) -> Tensor:
         return pact_quantize(x, self.alpha, self.bits, self.signed)
 
-    def grid(self) -> tuple[float | Tensor, int, int]:
-        return range_grid(self.alpha.detach(), self.bits, self.signed)
-
     def observe(self, x: Tensor) -> None:
         self._observed = max(self._observed, observed_quantile(x, self.signed))
 
@@ -49,6 +46,9 @@ class PACT(QuantizerFamily):
     """PACT activations with DoReFa weights."""
 
     description = "PACT: learnable activation clipping alpha, DoReFa weights"
+    # 2: activation values are ``round(clip(x / s, 0, n)) * s`` (s = alpha / n), as evaluation
+    # computed them; training computed ``round(clip(x, 0, alpha) / alpha * n) / n * alpha``
+    arithmetic_version = 2
 
     @classmethod
     def weight_quantizer(cls, weight: Tensor, bits: int) -> Quantizer:

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from robustmq.checkpoints import load_checkpoint
 from robustmq.exceptions import InvalidBitsError, InvalidOptionError, UnknownQuantizerError
 from robustmq.models import create_model, list_models
 from robustmq.quant import (
@@ -149,6 +150,54 @@ class TestEvalPurity:
         assert xg.grad is not None
         assert xg.grad.abs().sum() > 0
         assert torch.equal(out.detach(), expected)
+
+
+def _logits_three_ways(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """Logits under no_grad, under inference_mode, and with an input gradient (as attacks do)."""
+    with torch.no_grad():
+        plain = model(x)
+    with torch.inference_mode():
+        inference = model(x)
+    xg = x.clone().requires_grad_(True)
+    tracked = model(xg)
+    tracked.sum().backward()
+    assert xg.grad is not None  # (a random 2-bit model may pass no gradient: all clipped)
+    return [plain, inference.clone(), tracked.detach()]
+
+
+class TestOneArithmeticPerModel:
+    """Attacks optimise exactly the function that is evaluated: bit-identical logits."""
+
+    @pytest.mark.parametrize("bits", [2, 4, 6, 8])
+    @pytest.mark.parametrize("name", FAMILIES)
+    @pytest.mark.parametrize("arch", list_models())
+    def test_random_calibrated_models(self, arch: str, name: str, bits: int) -> None:
+        torch.manual_seed(bits)
+        q = quantize_model(create_model(arch, num_classes=10, width=0.25), name, bits)
+        calibrate(q, [torch.rand(8, 3, 32, 32)])
+        q.eval().to(memory_format=torch.channels_last)  # as the benchmark runs its models
+        x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+        plain, inference, tracked = _logits_three_ways(q, x)
+        assert torch.equal(plain, inference)
+        assert torch.equal(plain, tracked)
+
+    def test_trained_synthetic_zoo(self) -> None:
+        """The same for every quantized model of the synthetic zoo in the cache, when built."""
+        from robustmq.data import get_eval_data
+        from robustmq.data.loading import load_tensors
+        from robustmq.zoo import zoo_dir
+
+        folder = zoo_dir("synthetic")
+        paths = sorted(p for p in folder.glob("*bit.safetensors"))
+        if not paths:
+            pytest.skip(f"no quantized checkpoints in {folder} (robustmq zoo build makes them)")
+        dataset, _ = get_eval_data("synthetic", n_per_class=1)
+        x = load_tensors(dataset).images
+        for path in paths:
+            model = load_checkpoint(path).to(memory_format=torch.channels_last)
+            plain, inference, tracked = _logits_three_ways(model, x)
+            assert torch.equal(plain, inference), path.name
+            assert torch.equal(plain, tracked), path.name
 
 
 class TestQuantizationError:
