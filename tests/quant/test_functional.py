@@ -62,21 +62,6 @@ class TestQuantizeUnit:
         assert torch.equal(Q.quantize_unit(q, bits), q)
 
 
-class TestQuantizeSymmetric:
-    @given(bits_st, seed_st)
-    def test_symmetric_grid_has_zero(self, bits: int, seed: int) -> None:
-        """Values in [-1,1] land on at most 2^k - 1 symmetric levels that include zero."""
-        x = torch.rand(1000, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-        x = 2 * x - 1
-        q = Q.quantize_symmetric(x, bits)
-        m = 2 ** (bits - 1) - 1
-        assert q.unique().numel() <= 2**bits - 1
-        assert torch.allclose(q * m, torch.round(q * m))
-        assert (q - x).abs().max() <= 0.5 / m + 1e-12
-        assert torch.equal(Q.quantize_symmetric(q, bits), q)
-        assert Q.quantize_symmetric(torch.zeros(1), bits).item() == 0.0
-
-
 class TestLSQQuantize:
     @given(bits_st, st.booleans(), scale_st, seed_st)
     def test_grid_idempotence_error(self, bits: int, signed: bool, step: float, seed: int) -> None:
@@ -258,7 +243,6 @@ class TestOnePathBits:
             Q.pact_quantize(x, torch.tensor(2.0), 4, False)
             Q.dorefa_weight(x, 4)
             Q.quantize_unit(x, 4)
-            Q.quantize_symmetric(x, 4)
         assert torch.equal(x, original)
 
     def test_rounding_disabled_on_both_paths(self) -> None:
