@@ -188,7 +188,7 @@ class TestOneArithmeticPerModel:
         from robustmq.zoo import zoo_dir
 
         folder = zoo_dir("synthetic")
-        paths = sorted(p for p in folder.glob("*bit.safetensors"))
+        paths = sorted(folder.glob("*bit.safetensors"))
         if not paths:
             pytest.skip(f"no quantized checkpoints in {folder} (robustmq zoo build makes them)")
         dataset, _ = get_eval_data("synthetic", n_per_class=1)
