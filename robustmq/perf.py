@@ -19,8 +19,16 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from robustmq.exceptions import InvalidBitsError
 from robustmq.models import create_model, list_models
-from robustmq.quant import Quantizer, calibrate, get_quantizer, list_quantizers, quantize_model
+from robustmq.quant import (
+    Quantizer,
+    calibrate,
+    get_quantizer,
+    list_quantizers,
+    quantize_model,
+    validate_bits,
+)
 
 
 def throughput(model: nn.Module, batch: torch.Tensor, seconds: float, warmup: int = 2) -> float:
@@ -105,20 +113,36 @@ def quantizer_table(
     return rows
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def _bits(text: str) -> int:
+    try:
+        return validate_bits(int(text), "--bits")
+    except (ValueError, InvalidBitsError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m robustmq.perf", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     q = sub.add_parser("quant", help="float vs quantized eval throughput")
     q.add_argument("--arch", nargs="*", default=list_models(), help="architectures (default: all)")
-    q.add_argument("--bits", type=int, default=4, help="bit-width (default: 4)")
+    q.add_argument("--bits", type=_bits, default=4, help="bit-width (default: 4)")
     q.add_argument("--batch-size", type=int, default=32, help="batch size (default: 32)")
     q.add_argument("--size", type=int, default=224, help="image size in px (default: 224)")
     q.add_argument("--seconds", type=float, default=2.0, help="time per measurement (default: 2)")
     q.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default: 3)")
     a = sub.add_parser("quantizer", help="ms per activation-quantizer call, both paths")
-    a.add_argument("--shape", type=int, nargs=4, default=[32, 64, 56, 56], help="NCHW")
-    a.add_argument("--bits", type=int, default=4, help="bit-width (default: 4)")
-    a.add_argument("--repeats", type=int, default=15, help="timed calls, median (default: 15)")
+    a.add_argument("--shape", type=_positive_int, nargs=4, default=[32, 64, 56, 56], help="NCHW")
+    a.add_argument("--bits", type=_bits, default=4, help="bit-width (default: 4)")
+    a.add_argument(
+        "--repeats", type=_positive_int, default=15, help="timed calls, median (default: 15)"
+    )
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", RuntimeWarning)
     if args.command == "quantizer":
