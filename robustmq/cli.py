@@ -204,8 +204,8 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from robustmq.benchmark.table import build_table, render_text
     from robustmq.report import load_run, write_plots, write_tables
+    from robustmq.results.table import build_table, render_text
 
     run = load_run(args.folder)
     folder = run.path

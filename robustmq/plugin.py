@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, cast
 
 import pytest
 
-from robustmq.benchmark.journal import read_journal
 from robustmq.benchmark.session import RECORD_KEY, RESUMED_KEY, ResultsCollector
 from robustmq.benchmark.settings import BenchSettings
-from robustmq.benchmark.table import build_table, render_text
 from robustmq.benchmark.workers import cpu_threads, worker_device, worker_index
 from robustmq.exceptions import RobustMQError
+from robustmq.results.journal import read_journal
+from robustmq.results.table import build_table, render_text
 
 if TYPE_CHECKING:  # the context pulls in data and models: imported when a cell first needs it
     from robustmq.benchmark.context import BenchContext, CellRun

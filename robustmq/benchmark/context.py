@@ -18,14 +18,14 @@ import torch
 from torch import Tensor, nn
 
 from robustmq.benchmark.gate import Baseline, regressions
-from robustmq.benchmark.journal import cell_key, checkpoint_digest
-from robustmq.benchmark.record import Record, library_versions, pack_correct, sample_ids_digest
 from robustmq.benchmark.session import JOURNAL_KEY, RECORD_KEY, SAMPLE_SET_KEY
 from robustmq.benchmark.settings import BenchSettings
 from robustmq.cells import ModelSpec
 from robustmq.checkpoints import load_checkpoint
 from robustmq.data import EvalTensors, get_eval_data, load_tensors
 from robustmq.data.profiles import Profile, get_profile
+from robustmq.results.journal import cell_key, checkpoint_digest
+from robustmq.results.record import Record, library_versions, pack_correct, sample_ids_digest
 from robustmq.zoo import checkpoint_path, ensure_checkpoint, is_current, recipe
 
 _MODEL_CACHE_SIZE = 2

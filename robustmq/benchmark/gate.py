@@ -17,9 +17,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from robustmq.benchmark.record import Record
-from robustmq.benchmark.storage import read_results
 from robustmq.exceptions import InvalidOptionError
+from robustmq.results.record import Record
+from robustmq.results.storage import read_results
 
 __all__ = ["LOWER_IS_BETTER", "Baseline", "Regression", "allowed_drop", "regressions"]
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from robustmq.benchmark.journal import JOURNAL_NAME, append_entry
-from robustmq.benchmark.record import Record, library_versions
 from robustmq.benchmark.settings import BenchSettings
-from robustmq.benchmark.storage import atomic_write, write_results
-from robustmq.benchmark.summary import ModelSummary, summarize
+from robustmq.results.journal import JOURNAL_NAME, append_entry
+from robustmq.results.record import Record, library_versions
+from robustmq.results.storage import atomic_write, write_results
+from robustmq.results.summary import ModelSummary, summarize
 
 RECORD_KEY = "robustmq_record"
 SAMPLE_SET_KEY = "robustmq_sample_set"

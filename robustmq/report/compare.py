@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from robustmq.benchmark.record import Record
-from robustmq.benchmark.summary import ModelSummary
 from robustmq.report.loading import RunData
+from robustmq.results.record import Record
+from robustmq.results.summary import ModelSummary
 
 __all__ = ["ABSENT", "Comparison", "Delta", "compare_runs"]
 

@@ -43,8 +43,6 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from robustmq.benchmark.record import Record
-from robustmq.benchmark.summary import ModelSummary
 from robustmq.cells import FLOAT
 from robustmq.exceptions import InvalidOptionError
 from robustmq.report.loading import (
@@ -54,6 +52,8 @@ from robustmq.report.loading import (
     model_values,
     variant_accuracy,
 )
+from robustmq.results.record import Record
+from robustmq.results.summary import ModelSummary
 
 __all__ = [
     "CLAIMS",

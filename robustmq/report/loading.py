@@ -4,7 +4,7 @@ A run is read from ``results.json`` (a folder holding one, or the file itself). 
 died before writing it is read from its journal, ``journal.jsonl`` (lines ``{"key", "record"}``),
 or from the ``records.jsonl`` of older runs (one record per line); the last line of a cell wins, a
 torn line is skipped, and the settings are taken from the records. Summaries (WCAR, mNR,
-ACCs...) are always recomputed from the records with :func:`robustmq.benchmark.summary.summarize`,
+ACCs...) are always recomputed from the records with :func:`robustmq.results.summary.summarize`,
 so every command uses the current definitions, also across merged folders.
 """
 
@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from robustmq.benchmark.record import Record
 from robustmq.benchmark.settings import BenchSettings
-from robustmq.benchmark.summary import ModelSummary, summarize
 from robustmq.cells import FLOAT, GRID_ARCHS
 from robustmq.exceptions import RobustMQError
+from robustmq.results.record import Record
+from robustmq.results.summary import ModelSummary, summarize
 
 __all__ = [
     "CORRUPTIONS",

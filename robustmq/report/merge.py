@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from robustmq.benchmark.journal import NEUTRAL_SETTINGS
-from robustmq.benchmark.record import Record
-from robustmq.benchmark.storage import write_results
 from robustmq.exceptions import RobustMQError
 from robustmq.report.loading import RunData
+from robustmq.results.journal import NEUTRAL_SETTINGS
+from robustmq.results.record import Record
+from robustmq.results.storage import write_results
 
 __all__ = [
     "IGNORED_SETTINGS",

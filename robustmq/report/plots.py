@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from robustmq._fs import atomic_path
-from robustmq.benchmark.record import Record
-from robustmq.benchmark.summary import ModelSummary
 from robustmq.cells import FLOAT
 from robustmq.report.loading import (
     CORRUPTIONS,
@@ -31,6 +29,8 @@ from robustmq.report.loading import (
     model_values,
     variant_accuracy,
 )
+from robustmq.results.record import Record
+from robustmq.results.summary import ModelSummary
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from robustmq.benchmark.record import Record
-from robustmq.benchmark.storage import atomic_write, records_csv
-from robustmq.benchmark.summary import ModelSummary, summarize
-from robustmq.benchmark.table import build_table, render_markdown
+from robustmq.results.record import Record
+from robustmq.results.storage import atomic_write, records_csv
+from robustmq.results.summary import ModelSummary, summarize
+from robustmq.results.table import build_table, render_markdown
 
 __all__ = ["write_tables"]
 

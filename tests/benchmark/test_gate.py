@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from robustmq.benchmark.gate import Baseline, allowed_drop, regressions
-from robustmq.benchmark.record import Record, pack_correct
 from robustmq.exceptions import InvalidOptionError
+from robustmq.results.record import Record, pack_correct
 
 
 def _record(cell: str, accuracy: float, n: int = 100, **metrics: float) -> Record:

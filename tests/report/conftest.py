@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import torch
 
-from robustmq.benchmark.record import Record, pack_correct
 from robustmq.benchmark.settings import BenchSettings
-from robustmq.benchmark.storage import write_results
+from robustmq.results.record import Record, pack_correct
+from robustmq.results.storage import write_results
 
 DIGEST = "d" * 64
 

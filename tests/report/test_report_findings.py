@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from robustmq.benchmark.summary import ModelSummary
 from robustmq.cli import main
 from robustmq.report.findings import (
     CONTRADICTED,
@@ -15,6 +14,7 @@ from robustmq.report.findings import (
     FindingRules,
     assess_findings,
 )
+from robustmq.results.summary import ModelSummary
 
 
 def _models(make_record, table, flags=None):  # type: ignore[no-untyped-def]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from robustmq.benchmark.summary import load_family_summarizers
 from robustmq.cli import main
+from robustmq.results.summary import load_family_summarizers
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "test_clean.py"
 SMALL = "resnet18 and (fp32 or (lsq and 4bit) or (dorefa and 2bit))"

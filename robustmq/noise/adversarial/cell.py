@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from torch import Tensor
 
-from robustmq.benchmark.record import Record, pack_correct, sample_ids_digest
 from robustmq.cells import ModelSpec
 from robustmq.noise.adversarial import masking
 from robustmq.noise.adversarial.budgets import AdversarialCell
@@ -27,6 +26,7 @@ from robustmq.noise.adversarial.registry import make_attack
 from robustmq.noise.adversarial.runner import predict_labels, run_attack
 from robustmq.noise.adversarial.seeding import derive_seed
 from robustmq.noise.adversarial.transfer import TRANSFER_CACHE, transfer_key
+from robustmq.results.record import Record, pack_correct, sample_ids_digest
 
 if TYPE_CHECKING:
     from robustmq.benchmark.context import CellRun, LoadedModel

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from robustmq.benchmark.record import Record, unpack_correct
-from robustmq.benchmark.summary import SUMMARIZERS, ModelSummary
 from robustmq.noise.adversarial.masking import BUDGET_NONMONOTONIC, budget_nonmonotonic
 from robustmq.noise.adversarial.metrics import wcar
+from robustmq.results.record import Record, unpack_correct
+from robustmq.results.summary import SUMMARIZERS, ModelSummary
 
 __all__ = ["summarize_adversarial"]
 

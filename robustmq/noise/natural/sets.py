@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from robustmq.benchmark.record import sample_ids_digest
 from robustmq.data import ImageFolder, get_eval_data
 from robustmq.data.pipeline import Pipeline
 from robustmq.noise.natural.corruptions import get_corruption
 from robustmq.noise.natural.generate import SetSource, build_sets, load_set
 from robustmq.noise.natural.imagenet_c import read_imagenet_c
+from robustmq.results.record import sample_ids_digest
 
 __all__ = ["MEMORY_BYTES", "NATURAL_PER_CLASS", "NaturalSets", "eval_dataset", "natural_per_class"]
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from robustmq.benchmark.record import Record
-from robustmq.benchmark.summary import SUMMARIZERS, ModelSummary
 from robustmq.cells import FLOAT
 from robustmq.noise.natural import metrics
 from robustmq.noise.natural.corruptions import corruption_names
+from robustmq.results.record import Record
+from robustmq.results.summary import SUMMARIZERS, ModelSummary
 
 __all__ = ["FAMILY", "accuracies", "summarize_natural"]
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from robustmq.benchmark.record import Record
-from robustmq.benchmark.summary import SUMMARIZERS, ModelSummary
 from robustmq.noise.systematic.metrics import accs
 from robustmq.noise.systematic.variants import list_variants
+from robustmq.results.record import Record
+from robustmq.results.summary import SUMMARIZERS, ModelSummary
 
 __all__ = ["FAMILY", "PARTIAL_FLAG", "summarize_systematic"]
 

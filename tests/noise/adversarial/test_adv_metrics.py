@@ -7,7 +7,6 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from robustmq.benchmark.record import Record, pack_correct
 from robustmq.data.profiles import get_profile
 from robustmq.exceptions import InvalidOptionError, UnknownNameError
 from robustmq.noise.adversarial import (
@@ -20,6 +19,7 @@ from robustmq.noise.adversarial import (
 )
 from robustmq.noise.adversarial.masking import BUDGET_NONMONOTONIC
 from robustmq.noise.adversarial.summary import summarize_adversarial
+from robustmq.results.record import Record, pack_correct
 
 bools = st.lists(st.booleans(), min_size=1, max_size=40)
 

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from robustmq.benchmark.record import Record
-from robustmq.benchmark.summary import SUMMARIZERS, summarize
 from robustmq.noise.natural import metrics
 from robustmq.noise.natural.corruptions import SEVERITIES, corruption_names
 from robustmq.noise.natural.summary import summarize_natural
+from robustmq.results.record import Record
+from robustmq.results.summary import SUMMARIZERS, summarize
 
 GAUSS = {
     ("gaussian_noise", s): a for s, a in zip(SEVERITIES, [0.9, 0.8, 0.7, 0.6, 0.5], strict=True)

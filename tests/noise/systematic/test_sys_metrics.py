@@ -9,12 +9,12 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from robustmq.benchmark.record import Record, pack_correct
-from robustmq.benchmark.summary import SUMMARIZERS, summarize
 from robustmq.exceptions import InvalidOptionError
 from robustmq.noise.systematic.metrics import accs, variant_metrics, variant_ranking
 from robustmq.noise.systematic.summary import PARTIAL_FLAG
 from robustmq.noise.systematic.variants import list_variants
+from robustmq.results.record import Record, pack_correct
+from robustmq.results.summary import SUMMARIZERS, summarize
 
 fractions = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
 accuracy_lists = st.lists(fractions, min_size=1, max_size=14)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from robustmq.benchmark.journal import (
+from robustmq.results.journal import (
     JOURNAL_NAME,
     append_entry,
     cell_key,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from robustmq.benchmark.record import Record, pack_correct
-from robustmq.benchmark.table import build_table
+from robustmq.results.record import Record, pack_correct
+from robustmq.results.table import build_table
 
 
 def _record(quantizer: str, bits: int | None, family: str, noise: str, **metrics: float) -> Record:

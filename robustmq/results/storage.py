@@ -1,0 +1,99 @@
+"""Writing results: ``results.json``, ``results.csv`` and ``table.md`` when the run ends (each
+finished cell is journaled earlier, as it arrives: :mod:`robustmq.results.journal`).
+
+``results.json`` is an object: ``run`` (metadata: settings, versions, times, sample sets),
+``summaries`` (per-model values such as WCAR, mNR, ACCs and model-level flags, keyed by model id)
+and ``results`` (the list of records). Files are written atomically (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from robustmq._fs import atomic_path
+from robustmq.results.record import Record
+from robustmq.results.summary import ModelSummary, summarize
+from robustmq.results.table import build_table, render_markdown
+
+_CSV_FIXED = [
+    "cell",
+    "arch",
+    "quantizer",
+    "bits",
+    "family",
+    "noise",
+    "params",
+    "n_samples",
+    "seed",
+    "checkpoint_sha256",
+    "device",
+    "duration_s",
+    "flags",
+]
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers never see a partial file."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def records_csv(records: Sequence[Record]) -> str:
+    """CSV text: fixed columns, then one ``metric.<name>`` column per metric present."""
+    metric_names = sorted({m for r in records for m in r.metrics})
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(_CSV_FIXED + [f"metric.{m}" for m in metric_names])
+    for r in records:
+        row: list[Any] = [
+            r.cell,
+            r.arch,
+            r.quantizer,
+            "" if r.bits is None else r.bits,
+            r.family,
+            r.noise,
+            json.dumps(r.params, sort_keys=True),
+            r.n_samples,
+            r.seed,
+            r.checkpoint_sha256 or "",
+            r.device,
+            r.duration_s,
+            ";".join(r.flags),
+        ]
+        row += [r.metrics.get(m, "") for m in metric_names]
+        writer.writerow(row)
+    return buf.getvalue()
+
+
+def write_results(
+    output: Path,
+    run: dict[str, Any],
+    records: Iterable[Record],
+    summaries: dict[str, ModelSummary] | None = None,
+) -> list[Path]:
+    """Write results.json, results.csv and table.md into ``output``; returns the paths."""
+    records = sorted(records, key=lambda r: r.cell)
+    if summaries is None:
+        summaries = summarize(records)
+    paths = [output / "results.json", output / "results.csv", output / "table.md"]
+    document = {
+        "run": run,
+        "summaries": {k: summaries[k].to_json() for k in sorted(summaries)},
+        "results": [r.to_json() for r in records],
+    }
+    atomic_write(paths[0], json.dumps(document, indent=1) + "\n")
+    atomic_write(paths[1], records_csv(records))
+    atomic_write(paths[2], render_markdown(build_table(records, summaries)))
+    return paths
+
+
+def read_results(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[Record]]:
+    """Load a ``results.json`` written by :func:`write_results`."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return data.get("run", {}), [Record.from_json(r) for r in data.get("results", [])]

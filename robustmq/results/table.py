@@ -1,0 +1,132 @@
+"""The benchmark table: one row per model (float model of each architecture first).
+
+Columns come from the records present: one per (family, noise) with its headline metric, then the
+per-model summaries of the noise families (WCAR, mNR, ACCs..., see :mod:`~.summary`),
+then the flags of the model's cells and of its summaries. Values are percentages with one decimal.
+Rendered as aligned text for the terminal and as Markdown. A compact table (``max_cell_columns``)
+drops the per-cell columns of a family that has more than that many, keeping its summaries.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from robustmq.cells import FLOAT, GRID_ARCHS
+from robustmq.results.record import Record
+from robustmq.results.summary import ModelSummary, summarize
+
+#: Metrics of each family shown in its cells (several: "a/b" in one column, e.g. RA/AR).
+HEADLINE: dict[str, tuple[str, ...]] = {
+    "clean": ("accuracy",),
+    "adversarial": ("robust_accuracy", "ar"),
+    "natural": ("accuracy",),
+    "systematic": ("accuracy",),
+}
+#: Column-header suffix of families that show several metrics per cell.
+_HEADER_SUFFIX = {"adversarial": " ra/ar"}
+_FAMILY_ORDER = ["clean", "adversarial", "natural", "systematic"]
+
+
+@dataclass(frozen=True)
+class Table:
+    """Header and rows of strings."""
+
+    header: list[str]
+    rows: list[list[str]]
+
+
+def _model_key(r: Record) -> tuple[int, str, int, str, int]:
+    arch_rank = GRID_ARCHS.index(r.arch) if r.arch in GRID_ARCHS else len(GRID_ARCHS)
+    return (arch_rank, r.arch, r.quantizer != FLOAT, r.quantizer, r.bits or 0)
+
+
+def _natural(text: str) -> tuple[tuple[int, float, str], ...]:
+    """Sort key that orders numbers by value: eps2 < eps8 < eps64, s2 < s10."""
+    parts = re.split(r"(\d+(?:\.\d+)?)", text)
+    return tuple((1, float(p), "") if i % 2 else (0, 0.0, p) for i, p in enumerate(parts) if p)
+
+
+def _column_key(family: str, noise: str) -> tuple[object, ...]:
+    rank = _FAMILY_ORDER.index(family) if family in _FAMILY_ORDER else len(_FAMILY_ORDER)
+    return (rank, family, _natural(noise))
+
+
+def _cell_text(r: Record) -> str:
+    names = HEADLINE.get(r.family, ())
+    values = [r.metrics[n] for n in names if n in r.metrics]
+    if not values:
+        values = list(r.metrics.values())[:1]
+    return "/".join(_percent(v) for v in values)
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.1f}"
+
+
+def build_table(
+    records: Iterable[Record],
+    summaries: dict[str, ModelSummary] | None = None,
+    max_cell_columns: int | None = None,
+) -> Table:
+    """Pivot records into rows per model (summaries computed when not given)."""
+    records = list(records)
+    if summaries is None:
+        summaries = summarize(records)
+    columns = sorted({(r.family, r.noise) for r in records}, key=lambda c: _column_key(*c))
+    if max_cell_columns is not None:
+        per_family: dict[str, int] = {}
+        for family, _ in columns:
+            per_family[family] = per_family.get(family, 0) + 1
+        columns = [c for c in columns if per_family[c[0]] <= max_cell_columns]
+    summary_columns: list[str] = []
+    for summary in summaries.values():
+        summary_columns += [k for k in summary.values if k not in summary_columns]
+    by_model: dict[tuple[int, str, int, str, int], dict[tuple[str, str], Record]] = {}
+    for r in records:
+        by_model.setdefault(_model_key(r), {})[(r.family, r.noise)] = r
+    header = [
+        "arch",
+        "quantizer",
+        "bits",
+        *(noise + _HEADER_SUFFIX.get(family, "") for family, noise in columns),
+        *summary_columns,
+        "flags",
+    ]
+    rows = []
+    for key in sorted(by_model):
+        cells = by_model[key]
+        any_record = next(iter(cells.values()))
+        row = [any_record.arch, any_record.quantizer, str(any_record.bits or "-")]
+        flags: set[str] = set()
+        for column in columns:
+            cell = cells.get(column)
+            text = _cell_text(cell) if cell else ""
+            if cell is not None and "not_converged" in cell.flags:
+                text = f"{text} NC"
+            row.append(text)
+            flags.update(cell.flags if cell else [])
+        summary = summaries.get(any_record.model_id, ModelSummary())
+        row += [_percent(summary.values.get(name)) for name in summary_columns]
+        flags.update(summary.flags)
+        row.append(", ".join(sorted(flags)))
+        rows.append(row)
+    return Table(header, rows)
+
+
+def render_text(table: Table) -> list[str]:
+    """Aligned plain-text lines."""
+    widths = [max(len(c), *(len(r[i]) for r in table.rows)) for i, c in enumerate(table.header)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    return [line(table.header), line(["-" * w for w in widths]), *(line(r) for r in table.rows)]
+
+
+def render_markdown(table: Table) -> str:
+    """A GitHub-flavoured Markdown table."""
+    lines = ["| " + " | ".join(table.header) + " |", "|" + "---|" * len(table.header)]
+    lines += ["| " + " | ".join(r) + " |" for r in table.rows]
+    return "\n".join(lines) + "\n"
