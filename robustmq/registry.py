@@ -30,6 +30,10 @@ class Registry(Generic[T]):
 
         return decorator
 
+    def unregister(self, name: str) -> None:
+        """Forget ``name`` (nothing happens when it is not registered)."""
+        self._entries.pop(name, None)
+
     def get(self, name: str) -> T:
         """The entry registered under ``name``."""
         try:

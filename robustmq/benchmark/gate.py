@@ -5,9 +5,11 @@ A metric regresses when it moved in its bad direction by more than the allowed c
     allowed = max(tolerance_pp / 100, z * sqrt(p1 (1 - p1) / n1 + p2 (1 - p2) / n2))
 
 where p1, n1 are the baseline's value and sample count and p2, n2 the new ones (the binomial
-standard error of the difference of two accuracies). Every cell metric is a fraction where higher
-is better (accuracy, robust accuracy, AR) unless it is listed in :data:`LOWER_IS_BETTER`; an
-improvement never fails. Metrics or cells absent from the baseline are not checked.
+standard error of the difference of two accuracies). Each metric's bad direction comes from its
+family's declaration (:class:`~robustmq.results.family.Metric`): a metric declared ``higher`` is
+better fails when it falls, ``lower`` when it rises; diagnostics (``zero_grad_fraction``...) and
+undeclared metrics are never gated, and an improvement never fails. Metrics or cells absent from
+the baseline are not checked.
 """
 
 from __future__ import annotations
@@ -18,13 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from robustmq.exceptions import InvalidOptionError
+from robustmq.results.family import metric_of
 from robustmq.results.record import Record
 from robustmq.results.storage import read_results
 
-__all__ = ["LOWER_IS_BETTER", "Baseline", "Regression", "allowed_drop", "regressions"]
-
-#: Cell metrics for which a rise is the bad direction.
-LOWER_IS_BETTER = frozenset({"error", "ce"})
+__all__ = ["Baseline", "Regression", "allowed_drop", "regressions"]
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,11 @@ class Regression:
     baseline: float
     value: float
     allowed: float
+    lower_is_better: bool = False
 
     def message(self) -> str:
         """A one-line explanation naming the cell, the metric, both values and the allowed drop."""
-        direction = "rose" if self.metric in LOWER_IS_BETTER else "fell"
+        direction = "rose" if self.lower_is_better else "fell"
         return (
             f"{self.cell}: {self.metric} {direction} from {100 * self.baseline:.2f} % (baseline) "
             f"to {100 * self.value:.2f} %, a change of {100 * abs(self.value - self.baseline):.2f}"
@@ -87,11 +88,14 @@ def regressions(
         return []
     found = []
     for name, value in record.metrics.items():
+        metric = metric_of(record.family, name)
         before = old.metrics.get(name)
+        if metric is None or not metric.gated:
+            continue
         if not isinstance(before, (int, float)) or not isinstance(value, (int, float)):
             continue
         allowed = allowed_drop(before, old.n_samples, value, record.n_samples, tolerance_pp, z)
-        change = value - before if name in LOWER_IS_BETTER else before - value
-        if change > allowed + 1e-12:
-            found.append(Regression(record.cell, name, float(before), float(value), allowed))
+        if metric.worsened(before, value) > allowed + 1e-12:
+            lower = metric.direction == "lower"
+            found.append(Regression(record.cell, name, float(before), float(value), allowed, lower))
     return found

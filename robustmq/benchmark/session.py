@@ -67,14 +67,6 @@ class ResultsCollector:
             key = properties.get(JOURNAL_KEY)
             append_entry(self.output, key if isinstance(key, str) else None, value)
 
-    def masking_models(self) -> list[str]:
-        """Models whose summary carries a gradient-masking flag, with the flags."""
-        return [
-            f"{model}: {', '.join(f for f in summary.flags if f.startswith('masking:'))}"
-            for model, summary in sorted(self.summaries.items())
-            if any(f.startswith("masking:") for f in summary.flags)
-        ]
-
     def run_metadata(self) -> dict[str, Any]:
         """What the run was: settings, versions, host, times, sample sets."""
         return {

@@ -10,16 +10,18 @@ so every command uses the current definitions, also across merged folders.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from robustmq.benchmark.settings import BenchSettings
+import robustmq.noise  # noqa: F401  (registers the built-in families: summaries, settings)
+from robustmq.benchmark.options import HARNESS_OPTIONS, family_options
 from robustmq.cells import FLOAT, GRID_ARCHS
 from robustmq.exceptions import RobustMQError
+from robustmq.noise.natural.corruptions import SEVERITIES, corruption_names
+from robustmq.noise.systematic.variants import list_variants
 from robustmq.results.record import Record
 from robustmq.results.summary import ModelSummary, summarize
 
@@ -41,34 +43,10 @@ __all__ = [
 NOT_CONVERGED = "not_converged"
 #: Files a folder without results.json is read from, in this order.
 JOURNALS = ("journal.jsonl", "records.jsonl")
-#: Severities of a natural corruption; its accuracy is the mean over all five.
-SEVERITIES = (1, 2, 3, 4, 5)
 #: The 15 ImageNet-C corruptions in the protocol's order (noise, blur, weather, digital).
-CORRUPTIONS = (
-    "gaussian_noise",
-    "shot_noise",
-    "impulse_noise",
-    "defocus_blur",
-    "glass_blur",
-    "motion_blur",
-    "zoom_blur",
-    "snow",
-    "frost",
-    "fog",
-    "brightness",
-    "contrast",
-    "elastic_transform",
-    "pixelate",
-    "jpeg_compression",
-)
+CORRUPTIONS = tuple(corruption_names())
 #: The 14 systematic variants: decoders, then Pillow and OpenCV resize methods.
-VARIANTS = (
-    "decoder_pil",
-    "decoder_opencv",
-    "decoder_ffmpeg",
-    *(f"resize_pil_{m}" for m in ("nearest", "bilinear", "bicubic", "box", "hamming", "lanczos")),
-    *(f"resize_opencv_{m}" for m in ("nearest", "bilinear", "bicubic", "area", "lanczos4")),
-)
+VARIANTS = tuple(list_variants())
 
 
 class ResultsFileError(RobustMQError, ValueError):
@@ -132,7 +110,7 @@ def _read_jsonl(path: Path) -> RunData:
         record = _record(data, f"{path}:{number}")
         by_cell[record.cell] = record
     records = list(by_cell.values())
-    names = {f.name for f in dataclasses.fields(BenchSettings)}
+    names = {o.name for o in (*HARNESS_OPTIONS, *family_options())}
     settings = {k: v for k, v in records[0].settings.items() if k in names} if records else {}
     run = {"settings": settings, "sample_sets": {}, "n_records": len(records)}
     return RunData(path.parent, path, run, records)

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from robustmq.benchmark.options import neutral_settings
 from robustmq.exceptions import RobustMQError
 from robustmq.report.loading import RunData
-from robustmq.results.journal import NEUTRAL_SETTINGS
 from robustmq.results.record import Record
 from robustmq.results.storage import write_results
 
@@ -38,7 +38,7 @@ __all__ = [
 
 #: Run settings that change no number: where files live (the samples and checkpoints themselves
 #: are compared by sha256), what a failure does, resuming and the regression gate.
-IGNORED_SETTINGS = NEUTRAL_SETTINGS | {"data_root", "checkpoints", "zoo_root"}
+IGNORED_SETTINGS = neutral_settings() | {"data_root", "checkpoints", "zoo_root"}
 #: Record fields that make up a cell's numbers (duplicates must agree on all of them).
 NUMBER_FIELDS = ("metrics", "correct", "n_samples", "params", "seed", "checkpoint_sha256")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,6 @@ from robustmq.hashing import sha256_file, sha256_json
 
 __all__ = [
     "JOURNAL_NAME",
-    "NEUTRAL_SETTINGS",
     "append_entry",
     "cell_key",
     "checkpoint_digest",
@@ -32,15 +31,10 @@ __all__ = [
 
 JOURNAL_NAME = "journal.jsonl"
 
-#: Settings that never change a cell's numbers (where results go, how the run is driven).
-NEUTRAL_SETTINGS = frozenset(
-    {"output", "strict", "resume", "baseline", "save_baseline", "tolerance", "z", "fail_on_masking"}
-)
 
-
-def result_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The part of the benchmark settings that can change a number (device index dropped)."""
-    result = {k: v for k, v in settings.items() if k not in NEUTRAL_SETTINGS}
+def result_settings(settings: Mapping[str, Any], neutral: Collection[str]) -> dict[str, Any]:
+    """The settings that can change a number: ``neutral`` names left out, device index dropped."""
+    result = {k: v for k, v in settings.items() if k not in neutral}
     if isinstance(result.get("device"), str):
         result["device"] = result["device"].split(":")[0]  # cuda:1 and cuda:0 give the same numbers
     return result
@@ -60,12 +54,22 @@ def checkpoint_digest(path: str | os.PathLike[str]) -> str | None:
     return _digest(str(path), stat.st_size, stat.st_mtime_ns)
 
 
-def cell_key(test: str, param_id: str, settings: Mapping[str, Any], checkpoint: str | None) -> str:
-    """Hex sha256 identifying one cell's result: test, parameters, settings, checkpoint sha256."""
+def cell_key(
+    test: str,
+    param_id: str,
+    settings: Mapping[str, Any],
+    checkpoint: str | None,
+    neutral: Collection[str],
+) -> str:
+    """Hex sha256 identifying one cell's result: test, parameters, settings, checkpoint sha256.
+
+    ``neutral`` names the settings that never change a number (the harness's and the families'
+    options declared neutral): they are left out.
+    """
     payload = {
         "test": test,
         "params": param_id,
-        "settings": result_settings(settings),
+        "settings": result_settings(settings, neutral),
         "checkpoint_sha256": checkpoint,
     }
     return sha256_json(payload, default=str)

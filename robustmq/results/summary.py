@@ -1,25 +1,21 @@
-"""Per-model summaries computed on the controller from all records of a run (WCAR, mNR, ACCs...).
+"""Per-model summaries computed from all records of a run (WCAR, mNR, ACCs...).
 
-A noise family registers one summarizer under its family name in :data:`SUMMARIZERS`. It receives
-the records of one model (all families, every cell of that model present in the run) and all
-records of the run (so that, for example, a quantized model can be compared with the float model
-of its architecture), and returns a :class:`ModelSummary`: named values (fractions, shown in the
-table as percentages) and model-level flags. A family without records of a model returns an empty
-summary for it.
-
-Summarizers are registered when their family module is imported; :func:`summarize` imports the
-known family modules first, so the controller sees every summarizer even if no cell of that family
-ran in this process.
+Every registered noise family (:data:`robustmq.results.family.FAMILIES`) may summarize a model:
+:meth:`~robustmq.results.family.Family.summarize` receives the records of one model (all families,
+every cell of that model present in the run) and all records of the run (so that, for example, a
+quantized model can be compared with the float model of its architecture) and returns a
+:class:`ModelSummary`: named values (fractions, shown in the table as percentages) and model-level
+flags. The built-in families are registered by importing :mod:`robustmq.noise`.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from robustmq.exceptions import UnknownNameError
 from robustmq.registry import Registry
+from robustmq.results.family import family_order
 from robustmq.results.record import Record
 
 __all__ = ["SUMMARIZERS", "ModelSummary", "Summarizer", "summarize"]
@@ -40,30 +36,19 @@ class ModelSummary:
 #: ``summarizer(model_records, all_records) -> ModelSummary``.
 Summarizer = Callable[[Sequence[Record], Sequence[Record]], ModelSummary]
 
+#: Extra summarizers outside any family (deprecated: give a family a ``summarize`` instead).
 SUMMARIZERS: Registry[Summarizer] = Registry("summarizer", UnknownNameError)
 
-#: Modules that register a summarizer when imported (one per noise family).
-FAMILY_MODULES = (
-    "robustmq.noise.adversarial.summary",
-    "robustmq.noise.natural.summary",
-    "robustmq.noise.systematic.summary",
-)
 
-
-def load_family_summarizers() -> None:
-    """Import every family module that registers a summarizer (missing ones are skipped)."""
-    for module in FAMILY_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not module.startswith(exc.name):
-                raise
+def _summarizers() -> list[Callable[[Sequence[Record], Sequence[Record]], ModelSummary | None]]:
+    extra = [SUMMARIZERS.get(n) for n in SUMMARIZERS]
+    return [*(f.summarize for f in family_order()), *extra]
 
 
 def summarize(records: Iterable[Record]) -> dict[str, ModelSummary]:
     """Every model's merged summary (values and flags of every family), keyed by model id."""
-    load_family_summarizers()
     records = list(records)
+    summarizers = _summarizers()
     by_model: dict[str, list[Record]] = {}
     for r in records:
         by_model.setdefault(r.model_id, []).append(r)
@@ -71,8 +56,10 @@ def summarize(records: Iterable[Record]) -> dict[str, ModelSummary]:
     for model_id, own in by_model.items():
         values: dict[str, float] = {}
         flags: list[str] = []
-        for name in SUMMARIZERS.names():
-            summary = SUMMARIZERS.get(name)(own, records)
+        for summarizer in summarizers:
+            summary = summarizer(own, records)
+            if summary is None:
+                continue
             values.update(summary.values)
             flags.extend(f for f in summary.flags if f not in flags)
         if values or flags:

@@ -1,6 +1,7 @@
 """The benchmark table: one row per model (float model of each architecture first).
 
-Columns come from the records present: one per (family, noise) with its headline metric, then the
+Columns come from the records present: one per (family, noise) with its family's headline
+metrics (its declared :class:`~robustmq.results.family.Metric` s, in family order), then the
 per-model summaries of the noise families (WCAR, mNR, ACCs..., see :mod:`~.summary`),
 then the flags of the model's cells and of its summaries. Values are percentages with one decimal.
 Rendered as aligned text for the terminal and as Markdown. A compact table (``max_cell_columns``)
@@ -14,19 +15,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from robustmq.cells import FLOAT, GRID_ARCHS
+from robustmq.results.family import FAMILIES, Family
 from robustmq.results.record import Record
 from robustmq.results.summary import ModelSummary, summarize
-
-#: Metrics of each family shown in its cells (several: "a/b" in one column, e.g. RA/AR).
-HEADLINE: dict[str, tuple[str, ...]] = {
-    "clean": ("accuracy",),
-    "adversarial": ("robust_accuracy", "ar"),
-    "natural": ("accuracy",),
-    "systematic": ("accuracy",),
-}
-#: Column-header suffix of families that show several metrics per cell.
-_HEADER_SUFFIX = {"adversarial": " ra/ar"}
-_FAMILY_ORDER = ["clean", "adversarial", "natural", "systematic"]
 
 
 @dataclass(frozen=True)
@@ -48,13 +39,24 @@ def _natural(text: str) -> tuple[tuple[int, float, str], ...]:
     return tuple((1, float(p), "") if i % 2 else (0, 0.0, p) for i, p in enumerate(parts) if p)
 
 
+def _family(name: str) -> Family | None:
+    return FAMILIES.get(name) if name in FAMILIES else None
+
+
 def _column_key(family: str, noise: str) -> tuple[object, ...]:
-    rank = _FAMILY_ORDER.index(family) if family in _FAMILY_ORDER else len(_FAMILY_ORDER)
+    known = _family(family)
+    rank = (0, known.order) if known is not None else (1, 0)  # unregistered families last
     return (rank, family, _natural(noise))
 
 
+def _header(family: str, noise: str) -> str:
+    known = _family(family)
+    return noise + (known.header_suffix if known is not None else "")
+
+
 def _cell_text(r: Record) -> str:
-    names = HEADLINE.get(r.family, ())
+    known = _family(r.family)
+    names = known.headline if known is not None else ()
     values = [r.metrics[n] for n in names if n in r.metrics]
     if not values:
         values = list(r.metrics.values())[:1]
@@ -90,7 +92,7 @@ def build_table(
         "arch",
         "quantizer",
         "bits",
-        *(noise + _HEADER_SUFFIX.get(family, "") for family, noise in columns),
+        *(_header(family, noise) for family, noise in columns),
         *summary_columns,
         "flags",
     ]

@@ -16,7 +16,7 @@ from torch import Tensor
 from robustmq.noise.adversarial.masking import BUDGET_NONMONOTONIC, budget_nonmonotonic
 from robustmq.noise.adversarial.metrics import wcar
 from robustmq.results.record import Record, unpack_correct
-from robustmq.results.summary import SUMMARIZERS, ModelSummary
+from robustmq.results.summary import ModelSummary
 
 __all__ = ["summarize_adversarial"]
 
@@ -49,7 +49,6 @@ def model_wcar(records: Sequence[Record]) -> float | None:
     return wcar(clean, corrects)
 
 
-@SUMMARIZERS.register("adversarial")
 def summarize_adversarial(own: Sequence[Record], all_records: Sequence[Record]) -> ModelSummary:
     """``{"wcar": ...}`` and ``masking:budget_nonmonotonic`` for one model's records."""
     adversarial = [r for r in own if r.family == "adversarial"]

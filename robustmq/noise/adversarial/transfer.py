@@ -1,5 +1,5 @@
 """Transfer examples: PGD crafted on the float model of an architecture, shared by its quantized
-models within one process.
+models within one run (the cache lives in the run's context).
 
 Entries are keyed by (source checkpoint sha256, attack parameters, seed, sample-ids digest), so the
 12 quantized models of an architecture reuse one crafting per budget, and a key can never return
@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import Tensor
 
-__all__ = ["TRANSFER_CACHE", "TransferCache", "transfer_key"]
+__all__ = ["TransferCache", "transfer_key"]
 
 TransferKey = tuple[str, str, int, str]
 
@@ -50,7 +50,3 @@ class TransferCache:
     def clear(self) -> None:
         """Forget every entry."""
         self._entries.clear()
-
-
-#: the process-wide cache used by the benchmark cells.
-TRANSFER_CACHE = TransferCache()

@@ -81,8 +81,6 @@ class NaturalSets:
         self.workers = workers
         self._source = SetSource.of(dataset, pipeline, seed=seed, jpeg=jpeg)
         self._labels = torch.tensor(dataset.labels, dtype=torch.int64)
-        #: whether a cell of this process already attached the sample ids to its report.
-        self.sample_set_sent = False
         self._memory: OrderedDict[tuple[str, int], tuple[torch.Tensor, dict[str, Any]]] = (
             OrderedDict()
         )

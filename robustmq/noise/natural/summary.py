@@ -1,4 +1,4 @@
-"""Per-model summary of the natural family (registered as ``natural`` in ``SUMMARIZERS``).
+"""Per-model summary of the natural family (the natural family's ``summarize``).
 
 Values (fractions): ``mnr`` (mean natural robustness), ``mce`` (mean corruption error against
 AlexNet), ``rel_mce`` (against the float model of the same architecture, when its natural cells
@@ -15,7 +15,7 @@ from robustmq.cells import FLOAT
 from robustmq.noise.natural import metrics
 from robustmq.noise.natural.corruptions import corruption_names
 from robustmq.results.record import Record
-from robustmq.results.summary import SUMMARIZERS, ModelSummary
+from robustmq.results.summary import ModelSummary
 
 __all__ = ["FAMILY", "accuracies", "summarize_natural"]
 
@@ -31,7 +31,6 @@ def accuracies(records: Sequence[Record]) -> dict[tuple[str, int], float]:
     }
 
 
-@SUMMARIZERS.register(FAMILY)
 def summarize_natural(
     model_records: Sequence[Record], all_records: Sequence[Record]
 ) -> ModelSummary:

@@ -10,13 +10,13 @@ running the model again (same input, same deterministic model: same predictions)
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
 
-from robustmq.benchmark.settings import BenchSettings
 from robustmq.data.profiles import get_profile
 from robustmq.exceptions import RobustMQError
 from robustmq.noise.systematic.metrics import variant_metrics
@@ -27,8 +27,21 @@ from robustmq.predict import predict
 __all__ = ["SampleMismatchError", "VariantResult", "clear_correct_cache", "evaluate_variant"]
 
 _CORRECT_CACHE_SIZE = 512
-# (model key, sha256 of the set's pixels, dataset fingerprint) -> per-sample correctness
-_CORRECT: dict[tuple[str, str, str], Tensor] = {}
+# (model key, sha256 of the set's pixels, dataset fingerprint) -> per-sample correctness, for
+# callers that pass no cache of their own (the benchmark passes its run context's)
+_CORRECT: dict[Any, Tensor] = {}
+
+
+class VariantSettings(Protocol):
+    """Which images and how: the benchmark's settings satisfy it."""
+
+    profile: str
+    data_root: str | None
+    seed: int
+    batch_size: int
+    resize_geometry: str
+
+    def per_class(self, num_classes: int) -> int | None: ...
 
 
 class SampleMismatchError(RobustMQError, ValueError):
@@ -45,7 +58,7 @@ class VariantResult:
     extra_settings: dict[str, Any]
 
 
-def _set(name: str, settings: BenchSettings) -> VariantSet:
+def _set(name: str, settings: VariantSettings) -> VariantSet:
     profile = get_profile(settings.profile)
     return variant_set(
         name,
@@ -63,31 +76,37 @@ def _correct(model: nn.Module, data: VariantSet, batch_size: int, device: torch.
 
 
 def _cached_correct(
-    model: nn.Module, model_key: str, data: VariantSet, batch_size: int, device: torch.device
+    model: nn.Module,
+    model_key: str,
+    data: VariantSet,
+    batch_size: int,
+    device: torch.device,
+    cache: MutableMapping[Any, Tensor],
 ) -> Tensor:
     """Correctness of ``model`` on ``data``, once per (model, pixels): identical sets share it."""
     key = (model_key, data.images_sha256, data.fingerprint)
-    if key not in _CORRECT:
-        if len(_CORRECT) >= _CORRECT_CACHE_SIZE:
-            _CORRECT.clear()
-        _CORRECT[key] = _correct(model, data, batch_size, device)
-    return _CORRECT[key]
+    if key not in cache:
+        if len(cache) >= _CORRECT_CACHE_SIZE:
+            cache.clear()
+        cache[key] = _correct(model, data, batch_size, device)
+    return cache[key]
 
 
 def evaluate_variant(
     model: nn.Module,
     variant: str,
-    settings: BenchSettings,
+    settings: VariantSettings,
     *,
     model_key: str,
     device: torch.device | str | None = None,
     expected_ids: tuple[str, ...] | None = None,
+    cache: MutableMapping[Any, Tensor] | None = None,
 ) -> VariantResult:
     """``model`` (eval, on ``device``) on ``variant``'s set and on the reference set.
 
-    ``model_key`` identifies the model (e.g. its checkpoint's sha256) for the per-process cache of
-    its reference correctness. ``expected_ids`` (the clean set's sample ids), if given, must equal
-    the variant's; SampleMismatchError otherwise.
+    ``model_key`` identifies the model (e.g. its checkpoint's sha256) in ``cache``, where the
+    correctness per (model, pixels) is kept (default: this module's). ``expected_ids`` (the clean
+    set's sample ids), if given, must equal the variant's; SampleMismatchError otherwise.
     """
     spec = get_variant(variant)
     device = torch.device(device) if device is not None else next(model.parameters()).device
@@ -99,8 +118,9 @@ def evaluate_variant(
                 f"variant {spec.name!r} holds {len(data.tensors)} samples that differ from the "
                 f"{name} set's {len(ids)} (or their order); expected the same sample ids in order"
             )
-    correct = _cached_correct(model, model_key, data, settings.batch_size, device)
-    ref_correct = _cached_correct(model, model_key, reference, settings.batch_size, device)
+    memory = _CORRECT if cache is None else cache
+    correct = _cached_correct(model, model_key, data, settings.batch_size, device, memory)
+    ref_correct = _cached_correct(model, model_key, reference, settings.batch_size, device, memory)
     extra = {
         "pipeline": data.pipeline,
         "reference_pipeline": reference.pipeline,

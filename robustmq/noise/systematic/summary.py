@@ -1,4 +1,4 @@
-"""Per-model summary of the systematic family: ACCs and its spread, registered as ``systematic``.
+"""Per-model summary of the systematic family (its ``summarize``): ACCs and its spread.
 
 Values (fractions): ``accs`` (mean accuracy over the model's systematic cells), ``accs_std``
 (population standard deviation) and ``accs_range`` (max - min). The protocol's ACCs averages over
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from robustmq.noise.systematic.metrics import accs
 from robustmq.noise.systematic.variants import list_variants
 from robustmq.results.record import Record
-from robustmq.results.summary import SUMMARIZERS, ModelSummary
+from robustmq.results.summary import ModelSummary
 
 __all__ = ["FAMILY", "PARTIAL_FLAG", "summarize_systematic"]
 
@@ -22,7 +22,6 @@ FAMILY = "systematic"
 PARTIAL_FLAG = "accs_partial"
 
 
-@SUMMARIZERS.register(FAMILY)
 def summarize_systematic(model_records: Sequence[Record], _all: Sequence[Record]) -> ModelSummary:
     """ACCs, its std and range over the model's systematic cells (empty if it has none)."""
     accuracy = {

@@ -1,0 +1,241 @@
+"""The harness: what runs one benchmark cell, for every family alike.
+
+A cell is (model spec, :class:`~robustmq.results.family.FamilyCell`). :class:`CellRun` (the
+``rmq`` fixture) loads the model (a missing checkpoint skips the cell, or fails it with
+``--rmq-strict``), lets the family prepare its shared inputs once per process, calls
+:meth:`~robustmq.results.family.Family.evaluate`, turns the outcome into a record, attaches it to
+the test report (from where the controller journals and collects it), applies the regression gate
+and fails the cell when the family says so, always after the record is kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from torch import Tensor
+
+from robustmq.benchmark.context import BenchContext
+from robustmq.benchmark.gate import Baseline, regressions
+from robustmq.benchmark.session import JOURNAL_KEY, RECORD_KEY, SAMPLE_SET_KEY
+from robustmq.cells import ModelSpec, model_grid
+from robustmq.data.profiles import Profile
+from robustmq.exceptions import RobustMQError
+from robustmq.results.family import (
+    FAMILIES,
+    Family,
+    FamilyCell,
+    LoadedModel,
+    ModelUnavailableError,
+)
+from robustmq.results.record import Record, library_versions, pack_correct, sample_ids_digest
+
+__all__ = ["CellRun", "FamilyContractError", "cell_params", "family_of", "spec_of"]
+
+
+class FamilyContractError(RobustMQError):
+    """A family's outcome breaks its declaration (an undeclared metric, say)."""
+
+
+def cell_params(family: Family, profile: Profile) -> list[Any]:
+    """``pytest.param(spec, cell)`` for every model x cell of ``family``, model-major."""
+    return [
+        pytest.param(
+            spec,
+            cell,
+            id=cell.cell_id(spec),
+            marks=[getattr(pytest.mark, name) for name in (family.name, *cell.marks)],
+        )
+        for spec in model_grid()
+        for cell in family.cells(profile)
+    ]
+
+
+def family_of(markers: Sequence[str]) -> Family | None:
+    """The registered family among a test's marker names (None: not a family's test)."""
+    names = [name for name in markers if name in FAMILIES]
+    return FAMILIES.get(names[0]) if names else None
+
+
+def spec_of(item: pytest.Item) -> ModelSpec | None:
+    """The model a benchmark cell evaluates (its ModelSpec parameter), if any."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return None
+    return next((v for v in callspec.params.values() if isinstance(v, ModelSpec)), None)
+
+
+def _cell_of(item: pytest.Item) -> FamilyCell | None:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return None
+    return next((v for v in callspec.params.values() if isinstance(v, FamilyCell)), None)
+
+
+class CellRun:
+    """The per-test handle (fixture ``rmq``): ``evaluate(spec, cell)`` runs a family's cell."""
+
+    def __init__(
+        self, context: BenchContext, request: pytest.FixtureRequest, baseline: Baseline | None
+    ) -> None:
+        self.context = context
+        self.settings = context.settings
+        self.device = context.device
+        self._request = request
+        self._baseline = baseline
+        self._start = time.perf_counter()
+
+    # -- the one way a cell runs ---------------------------------------------------------------
+
+    def evaluate(self, spec: ModelSpec, cell: FamilyCell) -> Record:
+        """Run ``cell`` of the test's family on ``spec``'s model and record the outcome."""
+        family = family_of([m.name for m in self._request.node.iter_markers()])
+        if family is None:
+            raise FamilyContractError(
+                f"{self._request.node.nodeid}: no registered family among its markers; expected "
+                f"one of {FAMILIES.names()}"
+            )
+        loaded = self.load(spec)
+        self._prepare(family)
+        outcome = family.evaluate(loaded, cell, self.context)
+        undeclared = sorted(set(outcome.metrics) - {m.name for m in family.metrics})
+        if undeclared:
+            raise FamilyContractError(
+                f"family {family.name!r} measured {undeclared} but declares only "
+                f"{[m.name for m in family.metrics]}; declare every metric it records"
+            )
+        record = self.record(
+            loaded,
+            family=family.name,
+            noise=cell.noise,
+            params=outcome.params,
+            metrics=outcome.metrics,
+            correct=outcome.correct,
+            flags=outcome.flags,
+            extra_settings=outcome.provenance,
+            sample_ids=outcome.sample_ids,
+            in_id=cell.in_id,
+        )
+        if outcome.failure:
+            pytest.fail(f"{record.cell}: {outcome.failure}", pytrace=False)
+        return record
+
+    def _prepare(self, family: Family) -> None:
+        prepared = self.context.cache("harness.prepared")
+        if family.name in prepared:
+            return
+        selected = [
+            cell
+            for item in self._request.session.items
+            if (cell := _cell_of(item)) is not None
+            and family_of([m.name for m in item.iter_markers()]) is family
+        ]
+        family.prepare(selected, self.context)
+        prepared[family.name] = True
+
+    # -- the parts, for cells written by hand ----------------------------------------------------
+
+    def load(self, spec: ModelSpec) -> LoadedModel:
+        """See :meth:`BenchContext.load`; a missing checkpoint skips (``--rmq-strict``: fails)."""
+        try:
+            return self.context.load(spec)
+        except ModelUnavailableError as exc:
+            if self.settings.strict:
+                pytest.fail(str(exc), pytrace=False)
+            pytest.skip(str(exc))
+
+    def eval_data(self) -> Any:
+        """See :meth:`BenchContext.eval_data`."""
+        return self.context.eval_data()
+
+    def record(
+        self,
+        loaded: LoadedModel,
+        *,
+        family: str,
+        noise: str,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        correct: Tensor,
+        flags: list[str] | None = None,
+        extra_settings: dict[str, Any] | None = None,
+        sample_ids: Sequence[str] | None = None,
+        in_id: bool | None = None,
+    ) -> Record:
+        """Build this cell's record, attach it to the test report (it reaches the controller),
+        then apply the regression gate (a regression fails the cell; the record is kept)."""
+        data_ids = self.context.eval_data().sample_ids
+        ids = data_ids if sample_ids is None else tuple(sample_ids)
+        digest = sample_ids_digest(ids)
+        in_id = family != "clean" if in_id is None else in_id
+        record = self._make_record(
+            loaded, family, noise, params, metrics, correct, flags, extra_settings, digest, in_id
+        )
+        properties = self._request.node.user_properties
+        sent = self.context.cache("harness.sample_sets_sent")
+        new = {d: list(i) for d, i in ((sample_ids_digest(data_ids), data_ids), (digest, ids))}
+        new = {d: i for d, i in new.items() if d not in sent}
+        if new:  # each set's ids travel once per process
+            properties.append((SAMPLE_SET_KEY, new))
+            sent.update(dict.fromkeys(new, True))
+        properties.append((RECORD_KEY, record.to_json()))
+        node = self._request.node
+        callspec = getattr(node, "callspec", None)
+        if callspec is not None:
+            name = getattr(node, "originalname", node.name)
+            properties.append(
+                (JOURNAL_KEY, self.context.journal_key(name, callspec.id, loaded.spec))
+            )
+        if self._baseline is not None:
+            found = regressions(record, self._baseline, self.settings.tolerance, self.settings.z)
+            if found:  # the record is attached above: it is kept although the cell fails
+                lines = "\n".join(r.message() for r in found)
+                pytest.fail(f"regression against {self._baseline.path}:\n{lines}", pytrace=False)
+        return record
+
+    def _make_record(
+        self,
+        loaded: LoadedModel,
+        family: str,
+        noise: str,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        correct: Tensor,
+        flags: list[str] | None,
+        extra_settings: dict[str, Any] | None,
+        digest: str,
+        in_id: bool,
+    ) -> Record:
+        spec = loaded.spec
+        all_flags = list(flags or [])
+        if not loaded.converged:
+            all_flags.insert(0, "not_converged")
+        settings = {
+            **self.settings.to_dict(),
+            # the ids themselves are stored once per run (results.json: run.sample_sets)
+            "sample_ids_sha256": digest,
+            "checkpoint": str(loaded.path),
+            "checkpoint_meta": loaded.meta,
+            **(extra_settings or {}),
+        }
+        return Record(
+            cell=f"{spec.id}-{noise}" if in_id else spec.id,
+            arch=spec.arch,
+            quantizer=spec.quantizer,
+            bits=spec.bits,
+            family=family,
+            noise=noise,
+            params=params,
+            metrics=metrics,
+            n_samples=int(correct.numel()),
+            correct=pack_correct(correct),
+            seed=self.settings.seed,
+            settings=settings,
+            checkpoint_sha256=loaded.sha256,
+            versions=library_versions(),
+            device=str(self.device),
+            duration_s=round(time.perf_counter() - self._start, 4),
+            flags=all_flags,
+        )

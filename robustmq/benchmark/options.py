@@ -1,0 +1,100 @@
+"""The benchmark's options (``--rmq-*``): the harness's own and those the noise families add.
+
+Defined once as :class:`~robustmq.options.Option` s: the plugin registers them with pytest,
+:class:`~robustmq.benchmark.settings.BenchSettings` holds their values (stored in every record)
+and the journal leaves the ``neutral`` ones (they never change a number) out of its cell keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from robustmq.options import DATA_ROOT, DEVICE, PROFILE, SEED, ZOO_ROOT, Option
+from robustmq.results.family import family_order
+
+__all__ = ["HARNESS_OPTIONS", "family_options", "neutral_settings"]
+
+#: The harness's own options, in ``pytest --help`` order.
+HARNESS_OPTIONS: Sequence[Option] = (
+    PROFILE,
+    DATA_ROOT,
+    Option(
+        "checkpoints",
+        None,
+        "checkpoint folder, or a pattern such as '{arch}-{quantizer}-{bits}bit.safetensors' "
+        "(default: the profile's zoo in the cache, built on demand where the profile allows)",
+    ),
+    ZOO_ROOT,
+    DEVICE,
+    Option(
+        "n_samples",
+        None,
+        "evaluation images in all, spread evenly over the classes "
+        "(default: the profile's: synthetic 500, cifar10 1000, imagenet 5000)",
+        kind=int,
+    ),
+    Option("batch_size", 128, "evaluation batch size (default: 128)", kind=int),
+    SEED,
+    Option(
+        "output",
+        "benchmark-results",
+        "folder for results.json, results.csv, table.md (default: benchmark-results)",
+        neutral=True,
+    ),
+    Option(
+        "strict",
+        False,
+        "a missing checkpoint fails its cell instead of skipping it (default: off)",
+        kind=bool,
+        neutral=True,
+    ),
+    Option(
+        "resume",
+        False,
+        "skip cells already in the output folder's journal.jsonl with the same settings and "
+        "checkpoint (their journaled records are reported); default: rerun everything",
+        kind=bool,
+        neutral=True,
+    ),
+    Option(
+        "baseline",
+        None,
+        "regression gate: a results.json of an earlier run; a cell fails when a metric fell "
+        "by more than max(--rmq-tolerance, z x standard error)",
+        neutral=True,
+    ),
+    Option(
+        "tolerance",
+        1.0,
+        "regression gate: allowed drop in percentage points (default: 1.0)",
+        kind=float,
+        neutral=True,
+    ),
+    Option(
+        "z",
+        3.0,
+        "regression gate: allowed drop in binomial standard errors (default: 3.0)",
+        kind=float,
+        neutral=True,
+    ),
+    Option(
+        "save_baseline",
+        None,
+        "also write this run's results.json to this path, for later --rmq-baseline runs",
+        neutral=True,
+    ),
+)
+
+
+def family_options() -> list[Option]:
+    """The options of every registered family, in family order (a name declared twice once)."""
+    seen: dict[str, Option] = {}
+    for family in family_order():
+        for option in family.options:
+            seen.setdefault(option.name, option)
+    return list(seen.values())
+
+
+def neutral_settings() -> frozenset[str]:
+    """Names of the settings that never change a number (left out of journal keys)."""
+    return frozenset(o.name for o in (*HARNESS_OPTIONS, *family_options()) if o.neutral)

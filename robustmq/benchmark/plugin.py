@@ -1,0 +1,250 @@
+"""The RobustMQ pytest plugin (entry point ``pytest11``).
+
+Hooks stay thin and read the family registry: options (``--rmq-*``: the harness's and the
+families') build :class:`BenchSettings`; a test function marked with a family's name and taking
+``spec`` and ``cell`` gets one case per model x family cell, with the family's markers; the
+fixtures ``rmq_context`` (one per process) and ``rmq`` (one per cell) run it; the controller's
+:class:`ResultsCollector` gathers records from test reports, writes the result files and prints
+the table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
+
+import pytest
+
+import robustmq.noise  # noqa: F401  (registers the built-in families)
+from robustmq.benchmark.options import HARNESS_OPTIONS, family_options
+from robustmq.benchmark.session import RECORD_KEY, RESUMED_KEY, ResultsCollector
+from robustmq.benchmark.settings import BenchSettings
+from robustmq.benchmark.workers import cpu_threads, worker_device, worker_index
+from robustmq.data.profiles import get_profile
+from robustmq.exceptions import RobustMQError
+from robustmq.options import add_pytest_option, resolve_device
+from robustmq.results.family import family_order
+from robustmq.results.journal import read_journal
+from robustmq.results.table import build_table, render_text
+
+if TYPE_CHECKING:  # the context pulls in data and models: imported when a cell first needs it
+    from robustmq.benchmark.context import BenchContext
+    from robustmq.benchmark.harness import CellRun
+
+
+def markers() -> dict[str, str]:
+    """Every registered family's marker and sub-markers, with their help texts."""
+    result: dict[str, str] = {}
+    for family in family_order():
+        result[family.name] = family.description
+        for name, text in family.markers.items():
+            result.setdefault(name, text)
+    return result
+
+
+collector_key = pytest.StashKey[ResultsCollector]()
+settings_key = pytest.StashKey[BenchSettings]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("robustmq", "RobustMQ robustness benchmark")
+    for option in (*HARNESS_OPTIONS, *family_options()):
+        add_pytest_option(group.addoption, option)
+
+
+def _settings(config: pytest.Config) -> BenchSettings:
+    values = {o.name: config.getoption(o.dest) for o in HARNESS_OPTIONS}
+    values["device"] = resolve_device(values["device"])
+    extra = {o.name: config.getoption(o.dest, o.default) for o in family_options()}
+    try:
+        settings = BenchSettings(**values, family_options=extra)
+        if settings.baseline:  # an unreadable baseline stops the run before any cell
+            from robustmq.benchmark.gate import Baseline
+
+            Baseline(settings.baseline)
+        return settings
+    except RobustMQError as exc:
+        raise pytest.UsageError(str(exc)) from exc
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Under ``-n``, schedule by model (``--dist loadgroup``) unless ``--dist`` was given."""
+    option = config.option
+    if getattr(option, "numprocesses", None) and getattr(option, "dist", None) == "no":
+        option.dist = "loadgroup"
+
+
+def _place_worker(config: pytest.Config, settings: BenchSettings) -> BenchSettings:
+    """On an xdist worker: its own GPU (index mod count), or its share of the CPU threads."""
+    placement = worker_index(getattr(config, "workerinput", None))
+    if placement is None:
+        return settings
+    import torch
+
+    index, count = placement
+    cuda = torch.cuda.device_count() if settings.device == "cuda" else 0
+    device = worker_device(settings.device, index, cuda)
+    if not device.startswith("cuda"):
+        torch.set_num_threads(cpu_threads(count))
+    return dataclasses.replace(settings, device=device)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in markers().items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+    settings = _place_worker(config, _settings(config))
+    config.stash[settings_key] = settings
+    is_worker = hasattr(config, "workerinput")
+    config.stash[collector_key] = ResultsCollector(settings, writes=not is_worker)
+    config.pluginmanager.register(_ReportHooks(config), "robustmq-results")
+
+
+def _announcer(config: pytest.Config) -> Callable[[str], None]:
+    def announce(message: str) -> None:
+        reporter = config.pluginmanager.getplugin("terminalreporter")
+        if reporter is None:
+            return
+        capture = config.pluginmanager.getplugin("capturemanager")
+        guard = capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
+        with guard:
+            reporter.write_line(message)
+
+    return announce
+
+
+@pytest.fixture(scope="session")
+def rmq_context(pytestconfig: pytest.Config) -> BenchContext:
+    """The process's benchmark context (settings, cached models and data)."""
+    from robustmq.benchmark.context import BenchContext
+
+    return BenchContext(pytestconfig.stash[settings_key], _announcer(pytestconfig))
+
+
+@pytest.fixture
+def rmq(rmq_context: BenchContext, request: pytest.FixtureRequest) -> CellRun:
+    """The cell's handle: ``evaluate(spec, cell)`` (or ``load``, ``eval_data``, ``record``)."""
+    from robustmq.benchmark.gate import Baseline
+    from robustmq.benchmark.harness import CellRun
+
+    baselines = request.config.stash.setdefault(_baseline_key, {})
+    path = rmq_context.settings.baseline
+    if path and path not in baselines:
+        baselines[path] = Baseline(path)
+    return CellRun(rmq_context, request, baselines.get(path) if path else None)
+
+
+_baseline_key = pytest.StashKey[dict[str, object]]()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A family's test taking ``spec`` and ``cell``: one case per model x cell of the profile."""
+    if not {"spec", "cell"} <= set(metafunc.fixturenames):
+        return
+    from robustmq.benchmark.harness import cell_params, family_of
+
+    family = family_of([m.name for m in metafunc.definition.iter_markers()])
+    if family is None:
+        return
+    profile = get_profile(metafunc.config.stash[settings_key].profile)
+    metafunc.parametrize(("spec", "cell"), cell_params(family, profile))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Cells of one model form one xdist group: a worker loads each model once."""
+    if not any(hasattr(item, "callspec") for item in items):
+        return
+    from robustmq.benchmark.harness import spec_of
+
+    for item in items:
+        spec = spec_of(item)
+        if spec is not None:
+            item.add_marker(pytest.mark.xdist_group(name=spec.id))
+
+
+_journal_key = pytest.StashKey[dict[str, dict[str, object]]]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """With --rmq-resume, a cell already journaled is reported from the journal, not rerun."""
+    config = pyfuncitem.config
+    settings = config.stash[settings_key]
+    if not settings.resume or "rmq" not in pyfuncitem.fixturenames:
+        return None
+    if _journal_key not in config.stash:
+        from pathlib import Path
+
+        config.stash[_journal_key] = read_journal(Path(settings.output))
+    journal = config.stash[_journal_key]
+    context = cast("BenchContext", pyfuncitem.funcargs["rmq_context"])  # set up with rmq
+    from robustmq.benchmark.harness import spec_of
+
+    spec, callspec = spec_of(pyfuncitem), getattr(pyfuncitem, "callspec", None)
+    if spec is None or callspec is None:
+        return None
+    key = context.journal_key(pyfuncitem.originalname, callspec.id, spec)
+    if key not in journal:
+        return None
+    pyfuncitem.user_properties.append((RECORD_KEY, journal[key]))
+    pyfuncitem.user_properties.append((RESUMED_KEY, True))
+    return True
+
+
+def _collector(config: pytest.Config) -> ResultsCollector | None:
+    return config.stash.get(collector_key, None)
+
+
+#: the terminal table shows per-cell columns of a family only up to this many (table.md: all).
+_TERMINAL_CELL_COLUMNS = 15
+
+
+class _ReportHooks:
+    """Hooks that need the config: registered per session in ``pytest_configure``."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        collector = _collector(self.config)
+        if collector is not None and report.when == "call":
+            collector.add_report(report)
+
+    @pytest.hookimpl
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        collector = _collector(self.config)
+        if collector is None:
+            return
+        collector.finish()
+        settings = self.config.stash[settings_key]
+        if not collector.writes:
+            return
+        for family in family_order():
+            failures = family.session_failures(collector.summaries, settings)
+            if failures and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            collector.failures.extend(failures)
+
+    @pytest.hookimpl
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        collector = _collector(self.config)
+        if collector is None or not collector.records or not collector.writes:
+            return
+        terminalreporter.section("robustmq benchmark")
+        table = build_table(
+            collector.records.values(),
+            collector.summaries or None,
+            max_cell_columns=_TERMINAL_CELL_COLUMNS,
+        )
+        for line in render_text(table):
+            terminalreporter.write_line(line)
+        if collector.resumed:
+            terminalreporter.write_line(f"{collector.resumed} cells resumed from the journal")
+        for failure in collector.failures:
+            terminalreporter.write_line(failure, red=True)
+        terminalreporter.write_line(f"results written to {collector.output}/:")
+        for path in [collector.output / "journal.jsonl", *collector.written]:
+            terminalreporter.write_line(f"  {path}")

@@ -1,0 +1,126 @@
+"""The natural family: the 15 ImageNet-C corruptions x 5 severities, one cell each per model.
+
+Ids such as ``resnet50-pact-4bit-impulse_noise-s3``; markers ``natural`` and the corruption's group
+(``noise``, ``blur``, ``weather``, ``digital``). The corrupted sets do not depend on the model:
+:meth:`NaturalFamily.prepare` makes sure every set the session selected is on disk (generated
+once, in a process pool, shared by every model and xdist worker, or read from
+``--rmq-imagenet-c``); each cell then reads its set from a per-run cache and runs one batched
+evaluation. Samples: ``--rmq-n-samples`` when given, otherwise the profile's natural default
+(:data:`~robustmq.noise.natural.sets.NATURAL_PER_CLASS`); the records carry their own sample set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+from robustmq.data.profiles import Profile
+from robustmq.evaluate import evaluate_clean
+from robustmq.noise.natural.corruptions import SEVERITIES, corruption_names, get_corruption
+from robustmq.noise.natural.sets import NaturalSets, eval_dataset, natural_per_class
+from robustmq.noise.natural.summary import summarize_natural
+from robustmq.options import Option
+from robustmq.results.family import EvalContext, Family, FamilyCell, LoadedModel, Metric, Outcome
+from robustmq.results.record import Record
+from robustmq.results.summary import ModelSummary
+
+__all__ = ["CORRUPTION_JPEG", "IMAGENET_C", "NaturalFamily"]
+
+IMAGENET_C = Option(
+    "imagenet_c",
+    None,
+    "folder of the released ImageNet-C files (<root>/<corruption>/<severity>/<wnid>/...); "
+    "natural cells read it instead of generating corruptions (default: generate)",
+)
+CORRUPTION_JPEG = Option(
+    "corruption_jpeg",
+    False,
+    "round-trip generated corruptions through JPEG quality 85, as the released ImageNet-C files "
+    "were saved (default: off)",
+    kind=bool,
+)
+
+
+def _sets(context: EvalContext) -> NaturalSets:
+    """The run's corrupted sets (one object per run context)."""
+    cache = context.cache("natural")
+    if "sets" not in cache:
+        settings = context.settings
+        per_class = natural_per_class(
+            settings.profile, context.profile.num_classes, settings.n_samples
+        )
+        dataset, pipeline = eval_dataset(
+            settings.profile, settings.data_root, per_class, settings.seed
+        )
+        cache["sets"] = NaturalSets(
+            dataset,
+            pipeline,
+            seed=settings.seed,
+            jpeg=settings.option(CORRUPTION_JPEG.name),
+            imagenet_c=settings.option(IMAGENET_C.name),
+        )
+    sets: NaturalSets = cache["sets"]
+    return sets
+
+
+class NaturalFamily(Family):
+    """ImageNet-C corruptions (imagecorruptions-imaug), generated per image with its own seed."""
+
+    name = "natural"
+    description = "natural-corruption benchmark cells"
+    markers: ClassVar[Mapping[str, str]] = {
+        "noise": "natural corruptions of the noise group",
+        "blur": "natural corruptions of the blur group",
+        "weather": "natural corruptions of the weather group",
+        "digital": "natural corruptions of the digital group",
+    }
+    options = (IMAGENET_C, CORRUPTION_JPEG)
+    order = 20
+    metrics = (Metric("accuracy", "top-1 accuracy on the corrupted set"),)
+    summary_metrics = (
+        Metric("mnr", "mean natural robustness: mean accuracy over the 15 corruptions"),
+        Metric("mce", "mean corruption error against AlexNet", direction="lower"),
+        Metric("rel_mce", "corruption error against the float model", direction="lower"),
+        *(
+            Metric(f"mnr_{group}", f"mean accuracy of the {group} group", role="supporting")
+            for group in ("noise", "blur", "weather", "digital")
+        ),
+    )
+
+    def cells(self, profile: Profile) -> list[FamilyCell]:
+        """Every corruption x severity, corruption-major (marks: the corruption's group)."""
+        return [
+            FamilyCell(f"{name}-s{severity}", (get_corruption(name).group,), (name, severity))
+            for name in corruption_names()
+            for severity in SEVERITIES
+        ]
+
+    def prepare(self, cells: Sequence[FamilyCell], context: EvalContext) -> None:
+        """Generate (or find on disk) every corrupted set of ``cells`` at once."""
+        _sets(context).prepare(sorted({cell.data for cell in cells}))
+
+    def evaluate(self, model: LoadedModel, cell: FamilyCell, context: EvalContext) -> Outcome:
+        """Top-1 accuracy on one corrupted set (the family's own sample set)."""
+        corruption, severity = cell.data
+        sets = _sets(context)
+        images = sets.images(corruption, severity)
+        metrics, correct = evaluate_clean(
+            model.model, images, sets.labels, context.settings.batch_size, context.device
+        )
+        return Outcome(
+            metrics=metrics,
+            correct=correct,
+            params={
+                "corruption": corruption,
+                "severity": severity,
+                "group": get_corruption(corruption).group,
+                "source": sets.source,
+                "jpeg": sets.jpeg,
+            },
+            provenance={"natural_set": sets.provenance(corruption, severity)},
+            sample_ids=sets.sample_ids,
+        )
+
+    def summarize(self, own: Sequence[Record], every: Sequence[Record]) -> ModelSummary:
+        """mNR, mCE, relative mCE and group means (see :mod:`.summary`)."""
+        return summarize_natural(own, every)
