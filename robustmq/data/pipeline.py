@@ -7,9 +7,10 @@ float32 CHW tensor in ``[0, 1]``; mean/std normalization lives in the model. Siz
 follow torchvision's ``Resize(int)`` and ``CenterCrop``.
 
 Decoders and resizers are looked up by name in :data:`DECODERS` and :data:`RESIZERS`, so the
-systematic-noise variants plug in by registering more names (the modules in
-:data:`EXTENSION_MODULES` are imported the first time a name is not found, so ``Pipeline(decoder=
-"opencv")`` works in any process, xdist workers included, without importing them first):
+systematic-noise variants plug in by registering more names (the OpenCV and FFmpeg ones in
+:mod:`robustmq.data.decoders` and :mod:`robustmq.data.resizers` are imported the first time a name
+is not found, so ``Pipeline(decoder="opencv")`` works in any process, xdist workers included,
+without importing OpenCV or PyAV before they are needed):
 
 - a decoder takes a path (or the file's bytes) and returns an ``H x W x 3`` uint8 RGB array, raising
   :class:`~robustmq.data.errors.ImageDecodeError` for data it cannot decode;
@@ -26,7 +27,6 @@ as it is (off by default).
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import io
 import os
 from collections.abc import Callable
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DECODERS",
-    "EXTENSION_MODULES",
     "RESIZERS",
     "Decoder",
     "ImageSource",
@@ -67,18 +66,13 @@ Resizer = Callable[[np.ndarray, tuple[int, int]], np.ndarray]
 DECODERS: Registry[Decoder] = Registry("decoder", UnknownDecoderError)
 RESIZERS: Registry[Resizer] = Registry("resize method", UnknownResizerError)
 
-#: Modules that register more decoders and resizers (OpenCV, FFmpeg: the systematic-noise family);
-#: imported on the first lookup of a name that is not registered yet.
-EXTENSION_MODULES = ("robustmq.noise.systematic.decoders", "robustmq.noise.systematic.resizers")
-
-
 def _lookup(registry: Registry[Any], name: str) -> Any:
-    """``registry.get(name)``, importing :data:`EXTENSION_MODULES` first if ``name`` is missing."""
+    """``registry.get(name)``, registering the OpenCV and FFmpeg steps first if it is missing."""
     try:
         return registry.get(name)
     except UnknownNameError:
-        for module in EXTENSION_MODULES:
-            importlib.import_module(module)
+        from robustmq.data import decoders, resizers  # noqa: F401  (they register themselves)
+
         return registry.get(name)
 
 

@@ -4,7 +4,8 @@ Each variant changes one step of the profile's reference pipeline (Pillow decode
 resize): the decoder (``decoder_pil`` = the reference, ``decoder_opencv``,
 ``decoder_ffmpeg``) or the resize method (``resize_pil_*`` and ``resize_opencv_*``). Modules:
 
-- :mod:`.decoders`, :mod:`.resizers`: the OpenCV and FFmpeg decoders and the OpenCV resizers,
+- :mod:`.decoders`, :mod:`.resizers`: aliases of :mod:`robustmq.data.decoders` and
+  :mod:`robustmq.data.resizers`, the OpenCV and FFmpeg decoders and the OpenCV resizers,
   registered in :data:`robustmq.data.pipeline.DECODERS` / ``RESIZERS`` (imported on first use of
   their names by :class:`~robustmq.data.pipeline.Pipeline`);
 - :mod:`.variants`: the 14 variants (:data:`VARIANTS`, :func:`list_variants`);
