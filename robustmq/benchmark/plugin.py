@@ -48,10 +48,27 @@ collector_key = pytest.StashKey[ResultsCollector]()
 settings_key = pytest.StashKey[BenchSettings]()
 
 
+#: the option group of the parser being built (families registered later add theirs to it).
+_groups: list[pytest.OptionGroup] = []
+
+
+def _add_options(group: pytest.OptionGroup) -> None:
+    present = {argument.dest for argument in group.options}
+    for option in (*HARNESS_OPTIONS, *family_options()):
+        if option.dest not in present:
+            add_pytest_option(group.addoption, option)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("robustmq", "RobustMQ robustness benchmark")
-    for option in (*HARNESS_OPTIONS, *family_options()):
-        add_pytest_option(group.addoption, option)
+    _groups[:] = [group]
+    _add_options(group)
+
+
+def pytest_plugin_registered() -> None:
+    """A conftest may register a family: its options join the group before arguments are read."""
+    if _groups:
+        _add_options(_groups[0])
 
 
 def _settings(config: pytest.Config) -> BenchSettings:
