@@ -78,7 +78,7 @@ def _record(data: object, where: str) -> Record:
         raise ResultsFileError(f"{where}: expected a record object, got {type(data).__name__}")
     try:
         return Record.from_json(data)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ResultsFileError(f"{where}: not a RobustMQ record ({exc})") from exc
 
 

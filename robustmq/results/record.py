@@ -4,7 +4,9 @@ JSON keys: ``cell``, ``arch``, ``quantizer`` (``fp32`` for float), ``bits`` (nul
 ``family``, ``noise``, ``params``, ``metrics`` (fractions in [0, 1]), ``n_samples``, ``correct``
 (per-sample correctness, bit-packed and base64-encoded, sample order = ``settings.sample_ids``
 order), ``seed``, ``settings``, ``checkpoint_sha256``, ``versions``, ``device``, ``duration_s``,
-``flags``.
+``flags``, ``schema`` (:data:`SCHEMA_VERSION`). :func:`normalize_record` reads older records: a
+record without ``schema`` is version 1 (the same fields; optional ones may be missing, a float
+model may carry ``bits: 32``).
 """
 
 from __future__ import annotations
@@ -61,6 +63,42 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+#: Version of the record's JSON form. 1: no ``schema`` key; 2: ``schema`` added (same fields).
+SCHEMA_VERSION = 2
+
+#: Fields a version-1 writer could leave out, and what they mean when absent.
+_OPTIONAL: dict[str, Any] = {
+    "params": {},
+    "settings": {},
+    "checkpoint_sha256": None,
+    "versions": {},
+    "device": "",
+    "duration_s": 0.0,
+    "flags": [],
+}
+
+
+def normalize_record(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (a record's JSON, any schema version) in the current form; unknown keys dropped.
+
+    A record newer than this version of RobustMQ is a ValueError naming the versions.
+    """
+    version = data.get("schema", 1)
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise ValueError(
+            f"record {data.get('cell')!r} has schema {version!r}; this RobustMQ reads schema "
+            f"versions 1..{SCHEMA_VERSION} (upgrade RobustMQ)"
+        )
+    names = {f.name for f in dataclasses.fields(Record)}
+    result = {k: v for k, v in data.items() if k in names}
+    for key, default in _OPTIONAL.items():
+        result.setdefault(key, json.loads(json.dumps(default)))
+    if result.get("quantizer") == "fp32" and result.get("bits") == 32:
+        result["bits"] = None
+    result["schema"] = SCHEMA_VERSION
+    return result
+
+
 @dataclass(frozen=True)
 class Record:
     """What one cell measured, with everything needed to reproduce and compare it."""
@@ -82,6 +120,7 @@ class Record:
     device: str
     duration_s: float
     flags: list[str] = field(default_factory=list)
+    schema: int = SCHEMA_VERSION
 
     @property
     def model_id(self) -> str:
@@ -101,6 +140,5 @@ class Record:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Record:
-        """Rebuild a record from :meth:`to_json` output (unknown keys are ignored)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        """Rebuild a record from :meth:`to_json` output of any schema version (normalized)."""
+        return cls(**normalize_record(data))
