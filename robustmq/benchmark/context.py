@@ -131,3 +131,20 @@ class BenchContext:
     def cache(self, name: str) -> MutableMapping[Any, Any]:
         """The memory cache called ``name`` (created empty on first use; lives with the run)."""
         return self._caches.setdefault(name, {})
+
+
+def __getattr__(name: str) -> Any:
+    # CellRun and spec_of moved to the harness; the old names keep working with a warning
+    if name in ("CellRun", "spec_of"):
+        import warnings
+
+        from robustmq.benchmark import harness
+
+        warnings.warn(
+            f"robustmq.benchmark.context.{name} is deprecated; use robustmq.benchmark.harness."
+            f"{name}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(harness, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -31,6 +31,7 @@ from robustmq.results.table import build_table, render_text
 
 if TYPE_CHECKING:  # the context pulls in data and models: imported when a cell first needs it
     from robustmq.benchmark.context import BenchContext
+    from robustmq.benchmark.gate import Baseline
     from robustmq.benchmark.harness import CellRun
 
 
@@ -153,7 +154,7 @@ def rmq(rmq_context: BenchContext, request: pytest.FixtureRequest) -> CellRun:
     return CellRun(rmq_context, request, baselines.get(path) if path else None)
 
 
-_baseline_key = pytest.StashKey[dict[str, object]]()
+_baseline_key = pytest.StashKey[dict[str, "Baseline"]]()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -146,11 +146,16 @@ class ModelUnavailableError(RobustMQError):
 
 
 class _Settings(Protocol):
-    seed: int
-    batch_size: int
-    n_samples: int | None
-    data_root: str | None
-    profile: str
+    @property
+    def seed(self) -> int: ...
+    @property
+    def batch_size(self) -> int: ...
+    @property
+    def n_samples(self) -> int | None: ...
+    @property
+    def data_root(self) -> str | None: ...
+    @property
+    def profile(self) -> str: ...
 
     def option(self, name: str) -> Any: ...
 
@@ -160,9 +165,20 @@ class _Settings(Protocol):
 class EvalContext(Protocol):
     """What a family may use while it evaluates (the harness's run context implements it)."""
 
-    settings: _Settings
-    profile: Profile
-    device: torch.device
+    @property
+    def settings(self) -> _Settings:
+        """The run's settings; a family reads its own options with ``settings.option(name)``."""
+        ...
+
+    @property
+    def profile(self) -> Profile:
+        """The run's profile (classes, image sizes, adversarial budgets...)."""
+        ...
+
+    @property
+    def device(self) -> torch.device:
+        """Where models live and evaluate."""
+        ...
 
     def eval_data(self) -> EvalTensors:
         """The run's clean evaluation set (decoded once per process)."""
