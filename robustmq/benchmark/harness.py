@@ -29,6 +29,7 @@ from robustmq.results.family import (
     FamilyCell,
     LoadedModel,
     ModelUnavailableError,
+    Outcome,
 )
 from robustmq.results.record import Record, library_versions, pack_correct, sample_ids_digest
 
@@ -106,18 +107,7 @@ class CellRun:
                 f"family {family.name!r} measured {undeclared} but declares only "
                 f"{[m.name for m in family.metrics]}; declare every metric it records"
             )
-        record = self.record(
-            loaded,
-            family=family.name,
-            noise=cell.noise,
-            params=outcome.params,
-            metrics=outcome.metrics,
-            correct=outcome.correct,
-            flags=outcome.flags,
-            extra_settings=outcome.provenance,
-            sample_ids=outcome.sample_ids,
-            in_id=cell.in_id,
-        )
+        record = self._keep(loaded, family.name, cell.noise, cell.in_id, outcome)
         if outcome.failure:
             pytest.fail(f"{record.cell}: {outcome.failure}", pytrace=False)
         return record
@@ -164,15 +154,23 @@ class CellRun:
         sample_ids: Sequence[str] | None = None,
         in_id: bool | None = None,
     ) -> Record:
-        """Build this cell's record, attach it to the test report (it reaches the controller),
-        then apply the regression gate (a regression fails the cell; the record is kept)."""
-        data_ids = self.context.eval_data().sample_ids
-        ids = data_ids if sample_ids is None else tuple(sample_ids)
-        digest = sample_ids_digest(ids)
-        in_id = family != "clean" if in_id is None else in_id
-        record = self._make_record(
-            loaded, family, noise, params, metrics, correct, flags, extra_settings, digest, in_id
+        """Record a measurement made by hand (``evaluate`` does this for a family's cell)."""
+        outcome = Outcome(
+            metrics, correct, params, list(flags or []), dict(extra_settings or {}), sample_ids
         )
+        return self._keep(
+            loaded, family, noise, family != "clean" if in_id is None else in_id, outcome
+        )
+
+    def _keep(
+        self, loaded: LoadedModel, family: str, noise: str, in_id: bool, outcome: Outcome
+    ) -> Record:
+        """Build the record, attach it to the test report (it reaches the controller), then apply
+        the regression gate (a regression fails the cell; the record is kept)."""
+        data_ids = self.context.eval_data().sample_ids
+        ids = data_ids if outcome.sample_ids is None else tuple(outcome.sample_ids)
+        digest = sample_ids_digest(ids)
+        record = self._make_record(loaded, family, noise, in_id, outcome, digest)
         properties = self._request.node.user_properties
         sent = self.context.cache("harness.sample_sets_sent")
         new = {d: list(i) for d, i in ((sample_ids_digest(data_ids), data_ids), (digest, ids))}
@@ -185,9 +183,8 @@ class CellRun:
         callspec = getattr(node, "callspec", None)
         if callspec is not None:
             name = getattr(node, "originalname", node.name)
-            properties.append(
-                (JOURNAL_KEY, self.context.journal_key(name, callspec.id, loaded.spec))
-            )
+            key = self.context.journal_key(name, callspec.id, loaded.spec)
+            properties.append((JOURNAL_KEY, key))
         if self._baseline is not None:
             found = regressions(record, self._baseline, self.settings.tolerance, self.settings.z)
             if found:  # the record is attached above: it is kept although the cell fails
@@ -200,16 +197,12 @@ class CellRun:
         loaded: LoadedModel,
         family: str,
         noise: str,
-        params: dict[str, Any],
-        metrics: dict[str, float],
-        correct: Tensor,
-        flags: list[str] | None,
-        extra_settings: dict[str, Any] | None,
-        digest: str,
         in_id: bool,
+        outcome: Outcome,
+        digest: str,
     ) -> Record:
         spec = loaded.spec
-        all_flags = list(flags or [])
+        all_flags = list(outcome.flags)
         if not loaded.converged:
             all_flags.insert(0, "not_converged")
         settings = {
@@ -218,7 +211,7 @@ class CellRun:
             "sample_ids_sha256": digest,
             "checkpoint": str(loaded.path),
             "checkpoint_meta": loaded.meta,
-            **(extra_settings or {}),
+            **outcome.provenance,
         }
         return Record(
             cell=f"{spec.id}-{noise}" if in_id else spec.id,
@@ -227,10 +220,10 @@ class CellRun:
             bits=spec.bits,
             family=family,
             noise=noise,
-            params=params,
-            metrics=metrics,
-            n_samples=int(correct.numel()),
-            correct=pack_correct(correct),
+            params=outcome.params,
+            metrics=outcome.metrics,
+            n_samples=int(outcome.correct.numel()),
+            correct=pack_correct(outcome.correct),
             seed=self.settings.seed,
             settings=settings,
             checkpoint_sha256=loaded.sha256,

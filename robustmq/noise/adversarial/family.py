@@ -17,11 +17,12 @@ from torch import Tensor
 
 from robustmq.data.profiles import Profile
 from robustmq.noise.adversarial import masking
+from robustmq.noise.adversarial.base import Attack
 from robustmq.noise.adversarial.budgets import MARKERS, AdversarialCell, adversarial_cells
 from robustmq.noise.adversarial.metrics import adversarial_rate, balanced_subset, robust_accuracy
 from robustmq.noise.adversarial.pgd import PGDLinf
 from robustmq.noise.adversarial.registry import make_attack
-from robustmq.noise.adversarial.runner import predict_labels, run_attack
+from robustmq.noise.adversarial.runner import AttackRun, predict_labels, run_attack
 from robustmq.noise.adversarial.seeding import derive_seed
 from robustmq.noise.adversarial.summary import summarize_adversarial
 from robustmq.noise.adversarial.transfer import TransferCache, transfer_key
@@ -65,6 +66,29 @@ def _zero_grad(
     return result
 
 
+def _attack(
+    model: LoadedModel,
+    attack: Attack,
+    images: Tensor,
+    labels: Tensor,
+    seed: int,
+    context: EvalContext,
+    attack_all: bool = False,
+) -> AttackRun:
+    """``run_attack`` on the run's device and batch size (``attack_all`` keeps the images)."""
+    return run_attack(
+        model.model,
+        attack,
+        images,
+        labels,
+        seed=seed,
+        batch_size=context.settings.batch_size,
+        device=context.device,
+        attack_all=attack_all,
+        keep_images=attack_all,
+    )
+
+
 def _transfer_correct(
     context: EvalContext,
     loaded: LoadedModel,
@@ -85,17 +109,7 @@ def _transfer_correct(
     key = transfer_key(source.sha256, attack.params(), seed, digest)
 
     def craft() -> Tensor:
-        run = run_attack(
-            source.model,
-            attack,
-            images,
-            labels,
-            seed=seed,
-            batch_size=settings.batch_size,
-            device=context.device,
-            attack_all=True,
-            keep_images=True,
-        )
+        run = _attack(source, attack, images, labels, seed, context, attack_all=True)
         assert run.adv is not None
         return run.adv
 
@@ -163,15 +177,7 @@ class AdversarialFamily(Family):
         digest = sample_ids_digest([data.sample_ids[i] for i in index.tolist()])
         attack = make_attack(spec.attack, spec.eps, context.profile.num_classes)
         seed = derive_seed(settings.seed, f"{model.spec.id}-{spec.noise}")
-        run = run_attack(
-            model.model,
-            attack,
-            images,
-            labels,
-            seed=seed,
-            batch_size=settings.batch_size,
-            device=context.device,
-        )
+        run = _attack(model, attack, images, labels, seed, context)
         n = int(labels.numel())
         zero = _zero_grad(model, images, labels, digest, context)
         metrics = {

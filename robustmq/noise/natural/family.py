@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from robustmq.data.profiles import Profile
 from robustmq.evaluate import evaluate_clean
-from robustmq.noise.natural.corruptions import SEVERITIES, corruption_names, get_corruption
+from robustmq.noise.natural.corruptions import GROUPS, SEVERITIES, corruption_names, get_corruption
 from robustmq.noise.natural.sets import NaturalSets, eval_dataset, natural_per_class
 from robustmq.noise.natural.summary import summarize_natural
 from robustmq.options import Option
@@ -69,10 +69,7 @@ class NaturalFamily(Family):
     name = "natural"
     description = "natural-corruption benchmark cells"
     markers: ClassVar[Mapping[str, str]] = {
-        "noise": "natural corruptions of the noise group",
-        "blur": "natural corruptions of the blur group",
-        "weather": "natural corruptions of the weather group",
-        "digital": "natural corruptions of the digital group",
+        g: f"natural corruptions of the {g} group" for g in GROUPS
     }
     options = (IMAGENET_C, CORRUPTION_JPEG)
     order = 20
@@ -81,10 +78,7 @@ class NaturalFamily(Family):
         Metric("mnr", "mean natural robustness: mean accuracy over the 15 corruptions"),
         Metric("mce", "mean corruption error against AlexNet", direction="lower"),
         Metric("rel_mce", "corruption error against the float model", direction="lower"),
-        *(
-            Metric(f"mnr_{group}", f"mean accuracy of the {group} group", role="supporting")
-            for group in ("noise", "blur", "weather", "digital")
-        ),
+        *(Metric(f"mnr_{g}", f"mean accuracy of the {g} group", role="supporting") for g in GROUPS),
     )
 
     def cells(self, profile: Profile) -> list[FamilyCell]:

@@ -21,6 +21,9 @@ from robustmq.results.summary import ModelSummary
 
 __all__ = ["RESIZE_GEOMETRY", "SystematicFamily"]
 
+#: The pipeline step a variant changes (its marker), and what that is.
+STEPS = {"decoder": "image decoder", "resize": "resize method"}
+
 RESIZE_GEOMETRY = Option(
     "resize_geometry",
     "aspect",
@@ -36,8 +39,7 @@ class SystematicFamily(Family):
     name = "systematic"
     description = "systematic-noise benchmark cells"
     markers: ClassVar[Mapping[str, str]] = {
-        "decoder": "systematic cells that change the image decoder",
-        "resize": "systematic cells that change the resize method",
+        step: f"systematic cells that change the {what}" for step, what in STEPS.items()
     }
     options = (RESIZE_GEOMETRY,)
     order = 30
