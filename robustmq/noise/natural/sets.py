@@ -43,19 +43,12 @@ def natural_per_class(profile: str, num_classes: int, n_samples: int | None) -> 
     return NATURAL_PER_CLASS.get(profile)
 
 
-_DATASETS: dict[tuple[str, str | None, int | None, int], tuple[ImageFolder, Pipeline]] = {}
-
-
 def eval_dataset(
     profile: str, data_root: str | None, n_per_class: int | None, seed: int
 ) -> tuple[ImageFolder, Pipeline]:
-    """``get_eval_data(...)`` remembered per process (listing a folder is not free)."""
-    key = (profile, data_root, n_per_class, seed)
-    if key not in _DATASETS:
-        _DATASETS[key] = get_eval_data(
-            profile, data_root=data_root, n_per_class=n_per_class, seed=seed
-        )
-    return _DATASETS[key]
+    """The evaluation images natural cells corrupt (``get_eval_data``; the natural family keeps
+    the sets made from them in the run's context, so this runs once per run)."""
+    return get_eval_data(profile, data_root=data_root, n_per_class=n_per_class, seed=seed)
 
 
 class NaturalSets:
