@@ -66,6 +66,7 @@ Resizer = Callable[[np.ndarray, tuple[int, int]], np.ndarray]
 DECODERS: Registry[Decoder] = Registry("decoder", UnknownDecoderError)
 RESIZERS: Registry[Resizer] = Registry("resize method", UnknownResizerError)
 
+
 def _lookup(registry: Registry[Any], name: str) -> Any:
     """``registry.get(name)``, registering the OpenCV and FFmpeg steps first if it is missing."""
     try:

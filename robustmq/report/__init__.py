@@ -1,5 +1,6 @@
 """Working with finished runs: merge output folders, regenerate tables and plots, compare two
-runs, and measure the paper's findings (the ``robustmq merge/report/compare/findings`` commands).
+runs, and measure the paper's findings (the ``robustmq merge/report/compare/findings`` commands);
+:mod:`robustmq.report.render` gives the text those commands print.
 """
 
 from robustmq.report.compare import Comparison, Delta, compare_runs

@@ -1,0 +1,39 @@
+"""The ``robustmq`` command line: ``list``, ``layers``, ``train``, ``zoo build``, and ``merge``,
+``report``, ``compare`` and ``findings`` on finished runs.
+
+This is the presentation layer: it prints; the library modules it calls never do. The commands
+live in :mod:`robustmq.cli.model_commands` (models and the zoo) and
+:mod:`robustmq.cli.run_commands` (finished runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from robustmq._version import __version__
+from robustmq.cli import model_commands, run_commands
+from robustmq.exceptions import RobustMQError
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``robustmq`` command."""
+    parser = argparse.ArgumentParser(prog="robustmq", description="RobustMQ benchmark tools")
+    parser.add_argument("--version", action="version", version=f"robustmq {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    model_commands.add_commands(sub)
+    run_commands.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (2 with a message on bad input)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except RobustMQError as exc:
+        print(f"robustmq: error: {exc}", file=sys.stderr)
+        return 2
