@@ -11,15 +11,19 @@ are read with ``torch.load(weights_only=True)`` and never unpickle code.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
+import io
 import json
 import os
 import pickle
 import struct
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -34,6 +38,7 @@ from robustmq.exceptions import (
     StateDictKeysError,
     UnsafeCheckpointError,
 )
+from robustmq.hashing import sha256_file
 from robustmq.models import create_model
 from robustmq.quant import quantize_model
 
@@ -45,14 +50,13 @@ FLOAT = "fp32"
 CONFIG_KEYS = ("arch", "num_classes", "width", "quantizer", "bits", "policy")
 _LISTED = 5  # how many offending keys an error message lists
 
+_P = ParamSpec("_P")
+_A = TypeVar("_A")
+_R = TypeVar("_R")
 
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+
+#: Deprecated alias of :func:`robustmq.hashing.sha256_file` (hex sha256 of a file's bytes).
+file_sha256 = sha256_file
 
 
 def state_dict_sha256(state_dict: Mapping[str, Tensor]) -> str:
@@ -112,15 +116,42 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike[str], **meta: Any)
     return path
 
 
-def read_checkpoint_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The decoded metadata of a RobustMQ checkpoint (``config`` and ``meta`` as dicts)."""
+def read_checkpoint_metadata(
+    path: str | os.PathLike[str], *, verify: bool = False
+) -> dict[str, Any]:
+    """The decoded metadata of a RobustMQ checkpoint (``config`` and ``meta`` as dicts).
+
+    Only the header is read, unless ``verify``: then the whole file is read once and its tensors
+    must match the recorded ``weights_sha256`` (:class:`CorruptCheckpointError` otherwise).
+    """
     path = _existing_file(path)
-    if _sniff(path) != "safetensors":
+    data = path.read_bytes() if verify else _head(path)
+    if _sniff(path, data, path.stat().st_size) != "safetensors":
         raise CorruptCheckpointError(f"{path}: not a safetensors file, so it has no metadata")
-    return _decode_metadata(path, _safetensors_metadata(path))
+    raw = _safetensors_metadata(path, data, path.stat().st_size)
+    if verify:
+        _verify(path, raw, _safetensors_tensors(path, data))
+    return _decode_metadata(path, raw)
 
 
-def load_checkpoint(
+@dataclass(frozen=True, eq=False)
+class Checkpoint:
+    """A checkpoint opened by :func:`open_checkpoint`: the model and what the file says about it.
+
+    ``sha256`` is the file's (the bytes the model was built from); ``config`` the configuration
+    the model was built with; ``meta`` the caller's metadata (empty for a plain state_dict);
+    ``weights_sha256`` the recorded tensor hash (None for a plain state_dict).
+    """
+
+    model: nn.Module
+    path: Path
+    sha256: str
+    config: dict[str, Any]
+    meta: dict[str, Any]
+    weights_sha256: str | None = None
+
+
+def open_checkpoint(
     path: str | os.PathLike[str],
     *,
     arch: str | None = None,
@@ -131,17 +162,19 @@ def load_checkpoint(
     width: float | None = None,
     device: str | torch.device = "cpu",
     verify: bool = True,
-) -> nn.Module:
-    """Rebuild the model stored at ``path``, load its weights, and return it in eval mode.
+) -> Checkpoint:
+    """Rebuild the model stored at ``path`` (in eval mode on ``device``) from one read of the file.
 
-    For a RobustMQ checkpoint every given keyword must agree with the stored configuration
-    (:class:`CheckpointMismatchError` otherwise). For a plain state_dict (``.pth``/``.pt`` read with
-    ``weights_only=True``, or a ``.safetensors`` without RobustMQ metadata) ``arch`` is required and
-    ``quantizer`` defaults to ``"fp32"``. ``verify`` checks the stored weights hash. The model's
-    ``robustmq_checkpoint`` attribute holds the path, file sha256, config and meta.
+    The file's bytes are read once: they are hashed (``Checkpoint.sha256``) and the model is built
+    from them. For a RobustMQ checkpoint every given keyword must agree with the stored
+    configuration (:class:`CheckpointMismatchError` otherwise). For a plain state_dict (``.pth``/
+    ``.pt`` read with ``weights_only=True``, or a ``.safetensors`` without RobustMQ metadata)
+    ``arch`` is required and ``quantizer`` defaults to ``"fp32"``. ``verify`` checks the stored
+    weights hash (:class:`CorruptCheckpointError` on a mismatch).
     """
     path = _existing_file(path)
-    kind = _sniff(path)
+    data = path.read_bytes()
+    kind = _sniff(path, data, len(data))
     requested = {
         "arch": arch,
         "quantizer": quantizer,
@@ -151,34 +184,71 @@ def load_checkpoint(
         "width": width,
     }
     meta: dict[str, Any] = {}
+    recorded = None
     if kind == "safetensors":
-        raw = _safetensors_metadata(path)
-        state_dict = _safetensors_tensors(path)
+        raw = _safetensors_metadata(path, data, len(data))
+        state_dict = _safetensors_tensors(path, data)
         if raw.get("format") == FORMAT:
             stored = _decode_metadata(path, raw)
             config, meta = stored["config"], stored["meta"]
             _check_requested(path, config, requested)
-            if verify and raw.get("weights_sha256") != state_dict_sha256(state_dict):
-                raise CorruptCheckpointError(
-                    f"{path}: the weights do not match the sha256 recorded when the checkpoint "
-                    "was saved; the file was modified or damaged"
-                )
+            recorded = raw.get("weights_sha256")
+            if verify:
+                _verify(path, raw, state_dict)
         else:
             config = _config_from_request(path, requested)
     else:
-        state_dict = _torch_state_dict(path)
+        state_dict = _torch_state_dict(path, data)
         config = _config_from_request(path, requested)
 
     model = _build(path, config)
     _load_state_dict(path, model, state_dict)
     model.eval().to(device)
-    model.robustmq_checkpoint = {  # type: ignore[assignment]
-        "path": str(path),
-        "sha256": file_sha256(path),
-        "config": config,
-        "meta": meta,
-    }
-    return model
+    return Checkpoint(
+        model=model,
+        path=path,
+        sha256=hashlib.sha256(data).hexdigest(),
+        config=config,
+        meta=meta,
+        weights_sha256=recorded,
+    )
+
+
+def taking_arguments_of(
+    arguments: Callable[_P, _A],
+) -> Callable[[Callable[[_A], _R]], Callable[_P, _R]]:
+    """Decorator: the function takes ``arguments``' parameters; its body gets ``arguments(...)``.
+
+    ``@taking_arguments_of(f)`` over ``def g(a: A) -> R`` makes ``g(*args, **kwargs)`` return
+    ``g(f(*args, **kwargs))``; type checkers and :func:`inspect.signature` see ``f``'s
+    parameters, so two public functions that take the same arguments declare them once.
+    """
+
+    def decorate(body: Callable[[_A], _R]) -> Callable[_P, _R]:
+        @functools.wraps(body)
+        def function(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            return body(arguments(*args, **kwargs))
+
+        returns = inspect.signature(body).return_annotation
+        signature = inspect.signature(arguments).replace(return_annotation=returns)
+        setattr(function, "__signature__", signature)  # noqa: B010 - read by inspect.signature
+        return function
+
+    return decorate
+
+
+@taking_arguments_of(open_checkpoint)
+def load_checkpoint(checkpoint: Checkpoint) -> nn.Module:
+    """The model of :func:`open_checkpoint` (same arguments, same checks), in eval mode.
+
+    Deprecated: the model's ``robustmq_checkpoint`` attribute (path, file sha256, config and meta)
+    is still set for old callers; use :func:`open_checkpoint` to get them as a
+    :class:`Checkpoint`.
+    """
+    c = checkpoint
+    info = {"path": str(c.path), "sha256": c.sha256, "config": c.config, "meta": c.meta}
+    c.model.robustmq_checkpoint = info  # type: ignore[assignment]
+    return c.model
 
 
 # -- reading files -------------------------------------------------------------------------
@@ -197,10 +267,20 @@ def _existing_file(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def _sniff(path: Path) -> str:
-    """'safetensors', 'torch-zip' or 'torch-pickle' from the file's first bytes; else an error."""
+def _head(path: Path) -> bytes:
+    """The file's first bytes: enough to sniff its format and, for safetensors, its whole header."""
     with open(path, "rb") as f:
         head = f.read(1024)
+        if len(head) >= 8:
+            (n,) = struct.unpack("<Q", head[:8])
+            if len(head) < 8 + n <= os.fstat(f.fileno()).st_size:
+                head += f.read(8 + n - len(head))
+    return head
+
+
+def _sniff(path: Path, data: bytes, size: int) -> str:
+    """'safetensors', 'torch-zip' or 'torch-pickle' from the file's first bytes; else an error."""
+    head = data[:1024]
     if not head:
         raise CorruptCheckpointError(f"{path}: the file is empty; expected a checkpoint")
     text = head.lstrip().lower()
@@ -218,7 +298,7 @@ def _sniff(path: Path) -> str:
     # the pickle marker, since a header length may well end in the byte 0x80.
     if len(head) >= 9 and head[8:9] == b"{":
         (n,) = struct.unpack("<Q", head[:8])
-        if n <= path.stat().st_size - 8:
+        if n <= size - 8:
             return "safetensors"
     if head[:1] == b"\x80":
         return "torch-pickle"
@@ -230,36 +310,43 @@ def _sniff(path: Path) -> str:
     )
 
 
-def _safetensors_metadata(path: Path) -> dict[str, str]:
-    with open(path, "rb") as f:
-        prefix = f.read(8)
-        size = os.fstat(f.fileno()).st_size
-        (n,) = struct.unpack("<Q", prefix)
-        if n > size - 8:
-            raise CorruptCheckpointError(
-                f"{path}: truncated safetensors file (header says {n} bytes, the file has "
-                f"{size - 8} after the length field)"
-            )
-        try:
-            header = json.loads(f.read(n))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            raise CorruptCheckpointError(
-                f"{path}: corrupt safetensors header ({type(exc).__name__})"
-            ) from exc
+def _safetensors_metadata(path: Path, data: bytes, size: int) -> dict[str, str]:
+    """The ``__metadata__`` of a safetensors file; ``data`` holds its first bytes and header."""
+    (n,) = struct.unpack("<Q", data[:8])
+    if n > size - 8:
+        raise CorruptCheckpointError(
+            f"{path}: truncated safetensors file (header says {n} bytes, the file has "
+            f"{size - 8} after the length field)"
+        )
+    try:
+        header = json.loads(data[8 : 8 + n])
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise CorruptCheckpointError(
+            f"{path}: corrupt safetensors header ({type(exc).__name__})"
+        ) from exc
     metadata = header.get("__metadata__", {}) if isinstance(header, dict) else {}
     return metadata if isinstance(metadata, dict) else {}
 
 
-def _safetensors_tensors(path: Path) -> dict[str, Tensor]:
+def _safetensors_tensors(path: Path, data: bytes) -> dict[str, Tensor]:
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from safetensors.torch import load
 
     try:
-        return load_file(str(path), device="cpu")
+        return load(data)
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise CorruptCheckpointError(
             f"{path}: unreadable safetensors file, truncated or corrupt ({exc})"
         ) from exc
+
+
+def _verify(path: Path, raw: Mapping[str, str], state_dict: Mapping[str, Tensor]) -> None:
+    """Raise CorruptCheckpointError unless the tensors match the recorded ``weights_sha256``."""
+    if raw.get("weights_sha256") != state_dict_sha256(state_dict):
+        raise CorruptCheckpointError(
+            f"{path}: the weights do not match the sha256 recorded when the checkpoint "
+            "was saved; the file was modified or damaged"
+        )
 
 
 def _decode_metadata(path: Path, raw: Mapping[str, str]) -> dict[str, Any]:
@@ -279,9 +366,9 @@ def _decode_metadata(path: Path, raw: Mapping[str, str]) -> dict[str, Any]:
     return {**raw, "config": config, "meta": meta}
 
 
-def _torch_state_dict(path: Path) -> dict[str, Tensor]:
+def _torch_state_dict(path: Path, data: bytes) -> dict[str, Tensor]:
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise UnsafeCheckpointError(
             f"{path}: refused to unpickle it: the file holds objects other than tensors and plain "

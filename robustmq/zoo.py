@@ -2,9 +2,11 @@
 
 ``ensure_checkpoint(spec, profile)`` returns the path of a ready checkpoint, training it first when
 it is missing or stale (float models from scratch, quantized ones by QAT from the float model of
-the same architecture). It is idempotent: an existing checkpoint whose recipe matches and whose
-weights match their recorded sha256 is reused. A file lock next to each checkpoint makes it safe
-when several processes (xdist workers) need the same checkpoint at once: it is built once.
+the same architecture); ``zoo_checkpoint`` (same arguments) returns it opened, from one read of
+the file. Both are idempotent: an existing checkpoint whose recipe matches and whose weights match
+their recorded sha256 is reused. A file lock next to each checkpoint (:mod:`robustmq.artifacts`)
+makes it safe when several processes (xdist workers) need the same checkpoint at once: it is built
+once.
 
 A model whose validation accuracy stays below ``NC_FACTOR`` x chance is saved with
 ``converged: false`` in its meta; the benchmark reports it as NC, it is never hidden.
@@ -13,32 +15,32 @@ A model whose validation accuracy stays below ``NC_FACTOR`` x chance is saved wi
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
-from filelock import FileLock
 from torch import Tensor, nn
 
 from robustmq._version import __version__
+from robustmq.artifacts import ensure_one
 from robustmq.cells import ModelSpec
 from robustmq.checkpoints import (
-    load_checkpoint,
+    Checkpoint,
+    open_checkpoint,
     read_checkpoint_metadata,
     save_checkpoint,
-    state_dict_sha256,
+    taking_arguments_of,
 )
 from robustmq.data import cache_dir, get_eval_data, get_train_data, load_tensors
 from robustmq.data.profiles import Profile, get_profile
 from robustmq.exceptions import CheckpointError
+from robustmq.hashing import sha256_json
 from robustmq.models import create_model
 from robustmq.predict import default_device
 from robustmq.quant import get_quantizer, quantize_model
@@ -108,32 +110,25 @@ def recipe(spec: ModelSpec, profile: Profile, seed: int) -> dict[str, Any]:
     if not spec.is_float:
         r["arithmetic_version"] = get_quantizer(spec.quantizer).arithmetic_version
         # QAT starts from the float model: a change of the float recipe makes this one stale too
-        r["init_recipe_key"] = _recipe_key(recipe(spec.float_spec(), profile, seed))
+        r["init_recipe_key"] = sha256_json(recipe(spec.float_spec(), profile, seed))
     return r
 
 
-def _recipe_key(r: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(r, sort_keys=True).encode()).hexdigest()
-
-
 def is_current(path: Path, expected_recipe: dict[str, Any]) -> bool:
-    """Whether ``path`` holds an intact checkpoint built with ``expected_recipe``."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
+    """Whether ``path`` holds an intact checkpoint built with ``expected_recipe`` (one read)."""
     if not path.is_file():
         return False
     try:
-        metadata = read_checkpoint_metadata(path)
-        if metadata["meta"].get("recipe_key") != _recipe_key(expected_recipe):
-            log.info("%s: recipe changed, rebuilding", path)
-            return False
-        # a truncated or damaged tensor section raises SafetensorError (not a ValueError)
-        if state_dict_sha256(load_file(str(path))) != metadata.get("weights_sha256"):
-            log.warning("%s: weights do not match their sha256, rebuilding", path)
-            return False
-    except (CheckpointError, SafetensorError, OSError, KeyError, ValueError) as exc:
-        log.warning("%s: unreadable (%s), rebuilding", path, exc)
+        meta = read_checkpoint_metadata(path, verify=True)["meta"]
+    except (CheckpointError, OSError) as exc:
+        log.warning("%s: unreadable or damaged (%s), rebuilding", path, exc)
+        return False
+    return _same_recipe(path, meta, expected_recipe)
+
+
+def _same_recipe(path: Path, meta: dict[str, Any], expected_recipe: dict[str, Any]) -> bool:
+    if meta.get("recipe_key") != sha256_json(expected_recipe):
+        log.info("%s: recipe changed, rebuilding", path)
         return False
     return True
 
@@ -209,9 +204,8 @@ def _initial_model(
             zero_init_residual(model)
         return model, None
     assert float_checkpoint is not None
-    float_model = load_checkpoint(float_checkpoint, arch=spec.arch)
-    init_sha = str(float_model.robustmq_checkpoint["sha256"])  # type: ignore[index]
-    return quantize_model(float_model, spec.quantizer, spec.bits or 32, "academic"), init_sha
+    parent = open_checkpoint(float_checkpoint, arch=spec.arch)
+    return quantize_model(parent.model, spec.quantizer, spec.bits or 32, "academic"), parent.sha256
 
 
 def build_model(
@@ -260,7 +254,7 @@ def build_model(
         "dataset": profile.name,
         "model_id": spec.id,
         "recipe": used_recipe,
-        "recipe_key": _recipe_key(used_recipe),
+        "recipe_key": sha256_json(used_recipe),
         "init_sha256": init_sha,
         "seed": seed,
         "val_accuracy": result.val_accuracy,
@@ -277,50 +271,116 @@ def build_model(
     return model.cpu(), meta
 
 
-def ensure_checkpoint(
-    spec: ModelSpec,
-    profile: str = "synthetic",
-    *,
-    root: str | os.PathLike[str] | None = None,
-    data_root: str | None = None,
-    seed: int = 0,
-    device: str | torch.device | None = None,
-    progress: Progress | None = None,
-    on_build: Callable[[ModelSpec, dict[str, Any]], None] | None = None,
-) -> Path:
-    """Path of ``spec``'s checkpoint in the zoo, building it (and its float parent) if needed."""
-    prof = get_profile(profile)
-    path = checkpoint_path(spec, profile, root)
-    expected = recipe(spec, prof, seed)
-    if is_current(path, expected):
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock"):
-        if is_current(path, expected):  # another process built it while we waited
-            return path
-        float_path = None
-        if not spec.is_float:
-            float_path = ensure_checkpoint(
-                spec.float_spec(),
-                profile,
-                root=root,
-                data_root=data_root,
-                seed=seed,
-                device=device,
-                progress=progress,
-                on_build=on_build,
+#: Called with a spec and its meta after its checkpoint was built and saved.
+OnBuild = Callable[[ModelSpec, dict[str, Any]], None]
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A zoo checkpoint and how to build it: the arguments of the zoo's public functions."""
+
+    spec: ModelSpec
+    profile: str = "synthetic"
+    _: KW_ONLY
+    root: str | os.PathLike[str] | None = None
+    data_root: str | None = None
+    seed: int = 0
+    device: str | torch.device | None = None
+    progress: Progress | None = None
+    before_build: Callable[[ModelSpec], None] | None = None
+    on_build: OnBuild | None = None
+
+    @property
+    def path(self) -> Path:
+        """Where the checkpoint is kept."""
+        return checkpoint_path(self.spec, self.profile, self.root)
+
+    @property
+    def recipe(self) -> dict[str, Any]:
+        """The recipe the checkpoint must have been built with."""
+        return recipe(self.spec, get_profile(self.profile), self.seed)
+
+    @property
+    def torch_device(self) -> torch.device:
+        """The device that trains, and holds an opened checkpoint."""
+        return torch.device(self.device) if self.device is not None else default_device()
+
+    def current_path(self, path: Path) -> Path | None:
+        """``path`` when it holds an intact checkpoint built with :attr:`recipe`, else None."""
+        return path if is_current(path, self.recipe) else None
+
+    def current_checkpoint(self, path: Path) -> Checkpoint | None:
+        """``path`` opened and verified in one read when it is intact and current, else None."""
+        if not path.is_file():
+            return None
+        try:
+            checkpoint = open_checkpoint(
+                path,
+                arch=self.spec.arch,
+                quantizer=self.spec.quantizer,
+                bits=self.spec.bits or 32,
+                num_classes=get_profile(self.profile).num_classes,
+                device=self.torch_device,
             )
-        dev = torch.device(device) if device is not None else default_device()
+        except (CheckpointError, OSError) as exc:
+            log.warning("%s: unreadable or damaged (%s), rebuilding", path, exc)
+            return None
+        return checkpoint if _same_recipe(path, checkpoint.meta, self.recipe) else None
+
+    def ensure(self, current: Callable[[Path], _T | None]) -> _T:
+        """``current(path)``, building the checkpoint once (under its lock) when it is None."""
+
+        def build(path: Path) -> _T:
+            self.save(path)
+            found = current(path)
+            if found is None:
+                raise CheckpointError(f"{path}: the checkpoint just built does not verify")
+            return found
+
+        return ensure_one(self.path, current, build)
+
+    def save(self, path: Path) -> None:
+        """Train the model (its float parent is ensured first) and save it to ``path``."""
+        float_path = None
+        if not self.spec.is_float:
+            parent = dataclasses.replace(self, spec=self.spec.float_spec())
+            float_path = parent.ensure(parent.current_path)
+        if self.before_build is not None:
+            self.before_build(self.spec)
         model, meta = build_model(
-            spec,
-            prof,
-            seed=seed,
-            data_root=data_root,
-            device=dev,
+            self.spec,
+            get_profile(self.profile),
+            seed=self.seed,
+            data_root=self.data_root,
+            device=self.torch_device,
             float_checkpoint=float_path,
-            progress=progress,
+            progress=self.progress,
         )
         save_checkpoint(model, path, **meta)
-        if on_build is not None:
-            on_build(spec, meta)
-    return path
+        if self.on_build is not None:
+            self.on_build(self.spec, meta)
+
+
+@taking_arguments_of(_Entry)
+def ensure_checkpoint(entry: _Entry) -> Path:
+    """Path of ``spec``'s checkpoint in the zoo, building it (and its float parent) if needed.
+
+    The checkpoint is kept in ``root`` (default: :func:`zoo_dir` of ``profile``). A missing one is
+    trained with the profile's recipe on ``data_root``'s images, with ``seed``, on ``device``
+    (default: :func:`~robustmq.predict.default_device`), reporting to ``progress``;
+    ``before_build(spec)`` and ``on_build(spec, meta)`` are called around each model trained (a
+    float parent first).
+    """
+    return entry.ensure(entry.current_path)
+
+
+@taking_arguments_of(_Entry)
+def zoo_checkpoint(entry: _Entry) -> Checkpoint:
+    """``spec``'s zoo checkpoint opened on ``device``, building it first when it is not current.
+
+    Same arguments as :func:`ensure_checkpoint`. A current checkpoint is read once: the same bytes
+    give the file sha256, the recipe key and the verified weights the model is built from. A
+    missing, stale or damaged one is built as :func:`ensure_checkpoint` builds it, then opened.
+    """
+    return entry.ensure(entry.current_checkpoint)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
+import inspect
+import io
 import json
 import os
 import random
@@ -19,8 +22,10 @@ from torch import Tensor, nn
 
 from robustmq._version import __version__
 from robustmq.checkpoints import (
+    Checkpoint,
     file_sha256,
     load_checkpoint,
+    open_checkpoint,
     read_checkpoint_metadata,
     save_checkpoint,
 )
@@ -149,6 +154,56 @@ def float_pth(tmp_path_factory: pytest.TempPathFactory, float_model: nn.Module) 
 
 
 # -- round trips --------------------------------------------------------------------------------
+
+
+class TestOpenCheckpoint:
+    def test_the_checkpoint_describes_the_file_and_holds_the_model(
+        self, lsq_ckpt: Path, quantized_models: dict[str, nn.Module]
+    ) -> None:
+        """Model bit-exact and in eval mode; file sha256, config, meta and recorded weights hash."""
+        c = open_checkpoint(lsq_ckpt, arch=ARCH, quantizer="lsq", bits=BITS)
+        assert isinstance(c, Checkpoint)
+        _assert_same_state(quantized_models["lsq"], c.model)
+        assert not c.model.training
+        assert c.path == lsq_ckpt
+        assert c.sha256 == hashlib.sha256(lsq_ckpt.read_bytes()).hexdigest()
+        assert c.config == read_checkpoint_metadata(lsq_ckpt)["config"]
+        assert c.meta == META
+        assert c.weights_sha256 == read_checkpoint_metadata(lsq_ckpt)["weights_sha256"]
+        assert not hasattr(c.model, "robustmq_checkpoint")
+
+    def test_the_file_is_opened_once(self, lsq_ckpt: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """One read gives the hash, the verified weights and the model (was four)."""
+        opened: list[object] = []
+        real_open = io.open
+
+        def counting_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+            if isinstance(file, str | os.PathLike) and Path(file) == lsq_ckpt:
+                opened.append(file)
+            return real_open(file, *args, **kwargs)
+
+        monkeypatch.setattr(io, "open", counting_open)
+        monkeypatch.setattr(builtins, "open", counting_open)
+        open_checkpoint(lsq_ckpt)
+        assert len(opened) == 1
+
+    def test_load_checkpoint_is_open_checkpoint_model_with_the_legacy_attribute(
+        self, lsq_ckpt: Path
+    ) -> None:
+        """Same parameters (one declaration); robustmq_checkpoint mirrors the Checkpoint."""
+        opened = inspect.signature(open_checkpoint)
+        loaded = inspect.signature(load_checkpoint)
+        assert list(loaded.parameters.values()) == list(opened.parameters.values())
+        assert load_checkpoint.__name__ == "load_checkpoint"
+        assert "Deprecated" in (load_checkpoint.__doc__ or "")
+        c = open_checkpoint(lsq_ckpt)
+        info = load_checkpoint(lsq_ckpt).robustmq_checkpoint
+        assert info == {"path": str(c.path), "sha256": c.sha256, "config": c.config, "meta": c.meta}
+
+    def test_a_plain_state_dict_has_no_recorded_hash(self, float_pth: Path) -> None:
+        c = open_checkpoint(float_pth, **PLAIN)
+        assert (c.meta, c.weights_sha256) == ({}, None)
+        assert c.sha256 == file_sha256(float_pth)
 
 
 class TestRoundTrip:
@@ -499,6 +554,15 @@ class TestTampering:
         with pytest.raises(CorruptCheckpointError, match="sha256") as info:
             load_checkpoint(path)
         assert str(path) in str(info.value)
+
+    def test_metadata_verifies_the_weights_on_request(self, tmp_path: Path, lsq_ckpt: Path) -> None:
+        """read_checkpoint_metadata reads the header only, unless verify=True."""
+        path = tmp_path / "tampered.safetensors"
+        self._tamper(lsq_ckpt, path)
+        assert read_checkpoint_metadata(path)["meta"] == META
+        assert read_checkpoint_metadata(lsq_ckpt, verify=True)["meta"] == META
+        with pytest.raises(CorruptCheckpointError, match="sha256"):
+            read_checkpoint_metadata(path, verify=True)
 
     def test_verify_false_loads_modified_weights(self, tmp_path: Path, lsq_ckpt: Path) -> None:
         """With verify=False the modified file loads, with the modified tensor."""

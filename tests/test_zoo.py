@@ -7,7 +7,11 @@ tests that damage or rebuild checkpoints work on copies in their own zoo folder 
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
+import inspect
+import io
+import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -24,6 +28,7 @@ from robustmq.checkpoints import file_sha256, load_checkpoint, read_checkpoint_m
 from robustmq.data import clear_cache
 from robustmq.data.cache import ENV_HOME
 from robustmq.data.profiles import PROFILES, AdversarialSpec, Profile, SyntheticSpec, TrainRecipe
+from robustmq.hashing import sha256_json
 from robustmq.quant import get_quantizer
 from robustmq.train import TrainResult
 
@@ -185,6 +190,16 @@ def test_recipe_of_qat_only_settings_and_what_does_not_matter() -> None:
     assert zoo.recipe(FLOAT, TINY, 0)["settings"]["epochs"] == 1
 
 
+def test_recipe_keys_are_stable() -> None:
+    """The keys that name every zoo checkpoint on users' disks: a change retrains every model."""
+    assert sha256_json(zoo.recipe(FLOAT, TINY, 0)) == (
+        "e5683e6e35f6a398b99613887f069fb7d05dcc49ef8656835bb6ecfaf47fdfd5"
+    )
+    assert sha256_json(zoo.recipe(QAT, TINY, 0)) == (
+        "575605290973d51c2a1aeb57321472a258ed9a54e0ccf474b15cab2471da64f4"
+    )
+
+
 def test_a_quantizer_arithmetic_version_is_part_of_its_qat_recipes_only(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -243,6 +258,39 @@ def test_converged_flag_of_the_built_models(built: dict[str, Any]) -> None:
         assert meta["converged"] is (meta["val_accuracy"] >= zoo.NC_FACTOR / TINY.num_classes)
 
 
+def test_zoo_checkpoint_opens_a_current_checkpoint_from_one_read(
+    built: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is opened once; its sha256, meta and verified weights come from that read."""
+    opened: list[Path] = []
+    real_open = io.open
+
+    def counting_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(file, str | os.PathLike) and str(file).endswith(".safetensors"):
+            opened.append(Path(file))
+        return real_open(file, *args, **kwargs)
+
+    builds: list[ModelSpec] = []
+    monkeypatch.setattr(io, "open", counting_open)
+    monkeypatch.setattr(builtins, "open", counting_open)
+    c = zoo.zoo_checkpoint(QAT, NAME, device="cpu", on_build=lambda s, _: builds.append(s))
+    monkeypatch.undo()
+    assert (opened, builds) == ([built["qat"]], [])
+    assert c.path == built["qat"]
+    assert c.sha256 == file_sha256(built["qat"])
+    assert c.meta == _meta(built["qat"])
+    assert (c.config["quantizer"], c.config["bits"]) == ("lsq", 4)
+    assert not c.model.training
+    assert next(c.model.parameters()).device.type == "cpu"
+
+
+def test_zoo_checkpoint_takes_the_arguments_of_ensure_checkpoint() -> None:
+    ensure = inspect.signature(zoo.ensure_checkpoint)
+    opened = inspect.signature(zoo.zoo_checkpoint)
+    assert list(opened.parameters.values()) == list(ensure.parameters.values())
+    assert (ensure.return_annotation, opened.return_annotation) == ("Path", "Checkpoint")
+
+
 def _damage(path: Path, how: str) -> None:
     data = path.read_bytes()
     if how == "flip":  # one byte of the last tensor
@@ -271,6 +319,41 @@ def test_a_damaged_checkpoint_is_rebuilt(built: dict[str, Any], tmp_path: Path, 
     # training is deterministic: the rebuilt weights are the original ones
     original = read_checkpoint_metadata(built["qat"])["weights_sha256"]
     assert read_checkpoint_metadata(path)["weights_sha256"] == original
+
+
+Events = list[tuple[str, ModelSpec]]
+
+
+def _hooks(events: Events) -> dict[str, Any]:
+    """before_build and on_build hooks that record ("before" | "built", spec) in ``events``."""
+    return {
+        "before_build": lambda s: events.append(("before", s)),
+        "on_build": lambda s, _: events.append(("built", s)),
+    }
+
+
+def test_zoo_checkpoint_rebuilds_a_damaged_checkpoint_then_opens_it(
+    built: dict[str, Any], tmp_path: Path
+) -> None:
+    copies = _copy_zoo(built, tmp_path, "float", "qat")
+    _damage(copies["qat"], "flip")
+    events: Events = []
+
+    c = zoo.zoo_checkpoint(QAT, NAME, root=tmp_path, device="cpu", **_hooks(events))
+
+    assert events == [("before", QAT), ("built", QAT)]  # the float parent was intact
+    assert c.path == copies["qat"]
+    assert c.sha256 == file_sha256(copies["qat"])
+    assert c.weights_sha256 == read_checkpoint_metadata(built["qat"])["weights_sha256"]
+
+
+def test_build_hooks_run_around_each_model_trained_the_float_parent_first(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(zoo, "train", lambda *a, **k: TrainResult(0.5, 1.0, 0.0))
+    events: Events = []
+    zoo.ensure_checkpoint(QAT, NAME, root=tmp_path, device="cpu", **_hooks(events))
+    assert events == [("before", FLOAT), ("built", FLOAT), ("before", QAT), ("built", QAT)]
 
 
 def test_a_qat_recipe_change_rebuilds_the_qat_model_only(
@@ -379,7 +462,7 @@ def test_build_model_with_explicit_settings_records_them(home: Path) -> None:
         settings=settings,
     )
     assert meta["recipe"]["settings"] == settings.to_dict()
-    assert meta["recipe_key"] == zoo._recipe_key(meta["recipe"])
+    assert meta["recipe_key"] == sha256_json(meta["recipe"])
     assert meta["recipe"] != zoo.recipe(FLOAT, TINY, 0)  # not the profile's recipe: not current
     assert not model.training
     assert next(model.parameters()).device.type == "cpu"

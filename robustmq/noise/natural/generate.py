@@ -5,10 +5,10 @@ A corrupted set depends on the data, the pipeline, the corruption, the severity,
 generates the missing sets of a list of (corruption, severity) pairs in a process pool and stores
 each under ``cache_dir()/natural/`` as ``<corruption>-s<severity>-<key>.npy`` (uint8
 ``N x H x W x 3``, the dataset's sample order) with a ``.json`` sidecar (the key's inputs, the
-sample ids' digest and how many corruption calls made it). The sidecar is written last, so a set
-without it is incomplete and rebuilt. A file lock per source (data + pipeline + seed + package +
-JPEG option) lets concurrent processes (xdist workers) build each set once: the others wait, then
-read it.
+sample ids' digest and how many corruption calls made it). The sidecar is written last
+(:mod:`robustmq.artifacts`), so a set without it is incomplete and rebuilt. A file lock per source
+(data + pipeline + seed + package + JPEG option) lets concurrent processes (xdist workers) build
+each set once: the others wait, then read it.
 
 :func:`corruption_calls` counts the corruption calls made by this process and by the pools it
 started; with a warm cache it does not move, whatever the number of models.
@@ -16,12 +16,10 @@ started; with a warm cache it does not move, whatever the number of models.
 
 from __future__ import annotations
 
-import hashlib
-import json
+import functools
 import logging
 import multiprocessing
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -29,12 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from filelock import FileLock
 
+from robustmq.artifacts import ensure, read_sidecar, write_artifact
 from robustmq.data.cache import cache_dir
 from robustmq.data.folder import ImageFolder
 from robustmq.data.pipeline import Pipeline
 from robustmq.exceptions import InvalidOptionError, RobustMQError
+from robustmq.hashing import sha256_json, sha256_lines
 from robustmq.noise.natural import corruptions
 from robustmq.noise.natural.corruptions import corrupt_image, get_corruption, image_seed
 
@@ -120,24 +119,20 @@ class SetSource:
 
     def digest(self) -> str:
         """sha256 of :meth:`fields` (names the generation lock)."""
-        return _sha256(self.fields())
+        return sha256_json(self.fields())
 
     def key(self, corruption: str, severity: int) -> str:
         """The cache key of one set: sha256 of the source's fields, the corruption and severity."""
-        return _sha256({**self.fields(), "corruption": corruption, "severity": severity})
+        return sha256_json({**self.fields(), "corruption": corruption, "severity": severity})
 
     def path(self, corruption: str, severity: int) -> Path:
         """The ``.npy`` file of one set (its sidecar: the same name with ``.json``)."""
         key = self.key(corruption, severity)
         return natural_dir() / f"{corruption}-s{severity}-{key[:24]}.npy"
 
-
-def _sha256(fields: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
-
-
-def _ids_digest(sample_ids: Sequence[str]) -> str:
-    return hashlib.sha256("\n".join(sample_ids).encode()).hexdigest()
+    def lock(self) -> Path:
+        """The file lock under which this source's missing sets are generated."""
+        return natural_dir() / "locks" / f"{self.digest()[:24]}.lock"
 
 
 def corrupt_array(
@@ -193,57 +188,33 @@ def _decode(dataset: ImageFolder, pipeline: Pipeline) -> np.ndarray:
     return pixels
 
 
-def _meta_path(path: Path) -> Path:
-    return path.with_suffix(".json")
-
-
 def _is_complete(source: SetSource, pair: Pair, sample_ids: Sequence[str]) -> bool:
     path = source.path(*pair)
-    try:
-        meta = json.loads(_meta_path(path).read_text())
-    except (OSError, ValueError):
-        return False
+    meta = read_sidecar(path)
     crop = source.pipeline.crop_size
     return (
-        path.is_file()
+        meta is not None
+        and path.is_file()
         and meta.get("key") == source.key(*pair)
-        and meta.get("sample_ids_sha256") == _ids_digest(sample_ids)
+        and meta.get("sample_ids_sha256") == sha256_lines(sample_ids)
         and meta.get("shape") == [len(sample_ids), crop, crop, 3]
     )
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _store(
+def _sidecar(
     source: SetSource, pair: Pair, images: np.ndarray, ids: Sequence[str], calls: int
-) -> None:
-    path = source.path(*pair)
-    _atomic_write(path, lambda f: np.save(f, images, allow_pickle=False))
-    meta = {
+) -> dict[str, Any]:
+    return {
         "key": source.key(*pair),
         "corruption": pair[0],
         "severity": pair[1],
         **source.fields(),
         "n_images": len(ids),
         "shape": list(images.shape),
-        "sample_ids_sha256": _ids_digest(ids),
+        "sample_ids_sha256": sha256_lines(ids),
         "calls": calls,
         "built_by_pid": os.getpid(),
     }
-    _atomic_write(_meta_path(path), lambda f: f.write(json.dumps(meta, indent=1).encode()))
 
 
 def _check_pairs(pairs: Iterable[Pair]) -> list[Pair]:
@@ -297,6 +268,35 @@ def _generate(
             yield pair, np.concatenate([p for p, _ in parts]), calls
 
 
+def _make(
+    source: SetSource, dataset: ImageFolder, missing: list[Pair], workers: int | None
+) -> Iterator[Pair]:
+    """Generate and store every missing set (data, then sidecar); yield each pair once stored."""
+    log.info("generating %d corrupted sets of %d images", len(missing), len(dataset))
+    ids = dataset.sample_ids
+    pixels = _decode(dataset, source.pipeline)
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    for pair, images, calls in _generate(source, pixels, ids, missing, workers):
+        save = functools.partial(np.save, arr=images, allow_pickle=False)
+        write_artifact(source.path(*pair), save, _sidecar(source, pair, images, ids, calls))
+        yield pair
+
+
+def _source(
+    dataset: ImageFolder, pipeline: Pipeline, *, seed: int, jpeg: bool, workers: int | None
+) -> SetSource:
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        # a spawned child re-running an unguarded main module would wait forever on the lock
+        raise RuntimeError(
+            "corrupted sets were requested while a spawned process imported the main module; "
+            'guard the script\'s entry point with if __name__ == "__main__":'
+        )
+    if workers is not None and (isinstance(workers, bool) or workers < 0):
+        raise InvalidOptionError(f"workers={workers!r}; expected an integer >= 0 or None")
+    return SetSource.of(dataset, pipeline, seed=seed, jpeg=jpeg)
+
+
 def build_sets(
     dataset: ImageFolder,
     pipeline: Pipeline,
@@ -313,45 +313,30 @@ def build_sets(
     that calls this must guard its entry point with ``if __name__ == "__main__":``, as spawned
     processes import the main module. Sets already on disk cost no corruption call.
     """
-    if getattr(multiprocessing.current_process(), "_inheriting", False):
-        # a spawned child re-running an unguarded main module would wait forever on the lock
-        raise RuntimeError(
-            "build_sets() was called while a spawned process imported the main module; guard the "
-            'script\'s entry point with if __name__ == "__main__":'
-        )
-    if workers is not None and (isinstance(workers, bool) or workers < 0):
-        raise InvalidOptionError(f"workers={workers!r}; expected an integer >= 0 or None")
-    source = SetSource.of(dataset, pipeline, seed=seed, jpeg=jpeg)
-    wanted = _check_pairs(pairs)
+    source = _source(dataset, pipeline, seed=seed, jpeg=jpeg, workers=workers)
     ids = dataset.sample_ids
-    paths = {pair: source.path(*pair) for pair in wanted}
-    if all(_is_complete(source, pair, ids) for pair in wanted):
-        return paths
-    lock = natural_dir() / "locks" / f"{source.digest()[:24]}.lock"
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(lock)):
-        missing = [pair for pair in wanted if not _is_complete(source, pair, ids)]
-        if missing:
-            log.info("generating %d corrupted sets of %d images", len(missing), len(ids))
-            pixels = _decode(dataset, pipeline)
-            if workers is None:
-                workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-            for pair, images, calls in _generate(source, pixels, ids, missing, workers):
-                _store(source, pair, images, ids, calls)
-    return paths
+
+    def stored(pair: Pair) -> Path | None:
+        return source.path(*pair) if _is_complete(source, pair, ids) else None
+
+    def build(missing: list[Pair]) -> Iterator[tuple[Pair, Path]]:
+        for pair in _make(source, dataset, missing, workers):
+            yield pair, source.path(*pair)
+
+    return ensure(_check_pairs(pairs), stored, build, lock=source.lock())
 
 
 def _read(path: Path, expected: tuple[int, ...]) -> tuple[np.ndarray, dict[str, Any]] | None:
     try:
         images = np.load(path, allow_pickle=False)
-        meta: dict[str, Any] = json.loads(_meta_path(path).read_text())
     except (OSError, ValueError) as exc:
         log.warning("unreadable corrupted set %s (%s)", path, exc)
         return None
+    meta = read_sidecar(path)
     if images.dtype != np.uint8 or images.shape != expected:
         log.warning("corrupted set %s holds %s %s", path, images.dtype, images.shape)
         return None
-    return images, meta
+    return None if meta is None else (images, meta)
 
 
 def load_set(
@@ -365,20 +350,24 @@ def load_set(
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """One corrupted set (uint8 ``N x H x W x 3``, dataset order) and its sidecar.
 
-    A set that is absent, incomplete or unreadable is (re)built first.
+    A set that is absent, incomplete or unreadable is (re)built first, as :func:`build_sets` does.
     """
-    source = SetSource.of(dataset, pipeline, seed=seed, jpeg=jpeg)
-    pair = (corruption, severity)
-    path = source.path(*pair)
+    source = _source(dataset, pipeline, seed=seed, jpeg=jpeg, workers=None)
     expected = (len(dataset), pipeline.crop_size, pipeline.crop_size, 3)
-    found = _read(path, expected) if _is_complete(source, pair, dataset.sample_ids) else None
-    if found is None:
-        _meta_path(path).unlink(missing_ok=True)  # marks the set incomplete: rebuilt
-        build_sets(dataset, pipeline, [pair], seed=seed, jpeg=jpeg)
-        found = _read(path, expected)
-    if found is None:
-        raise RobustMQError(
-            f"corrupted set {path} could not be read back after building it; expected a uint8 "
-            f"array of shape {expected} (is {natural_dir()} writable?)"
-        )
-    return found
+
+    def stored(pair: Pair) -> tuple[np.ndarray, dict[str, Any]] | None:
+        complete = _is_complete(source, pair, dataset.sample_ids)
+        return _read(source.path(*pair), expected) if complete else None
+
+    def build(missing: list[Pair]) -> Iterator[tuple[Pair, tuple[np.ndarray, dict[str, Any]]]]:
+        for pair in _make(source, dataset, missing, None):
+            found = stored(pair)
+            if found is None:
+                raise RobustMQError(
+                    f"corrupted set {source.path(*pair)} could not be read back after building "
+                    f"it; expected a uint8 array of shape {expected} (is {natural_dir()} writable?)"
+                )
+            yield pair, found
+
+    pairs = _check_pairs([(corruption, severity)])
+    return ensure(pairs, stored, build, lock=source.lock())[pairs[0]]

@@ -9,8 +9,8 @@ lock, so that concurrent processes build a set once and the others wait and read
 The disk key is the sha256 of: the data root and split, the dataset fingerprint (sample ids and
 labels in order), every file's size and modification time, the pipeline settings, and the versions
 of Pillow, OpenCV, PyAV/FFmpeg and numpy. A cached file that cannot be read or does not hold the
-expected samples is rebuilt. Files are written to a temporary name and renamed, so a reader never
-sees half a file.
+expected samples is rebuilt. Files are written to a temporary name and renamed
+(:mod:`robustmq.artifacts`), so a reader never sees half a file.
 
 Samples come in the dataset's order (sample ids sorted), so every variant's set lines up with the
 reference set and with the clean evaluation set; an unreadable image is an error (never skipped),
@@ -20,10 +20,8 @@ so all variants hold the same samples.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
-import tempfile
 import zipfile
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -33,11 +31,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from filelock import FileLock
 
+from robustmq.artifacts import ensure_one, write_artifact
 from robustmq.data import EvalTensors, ImageFolder, get_eval_data
 from robustmq.data.cache import cache_dir
 from robustmq.data.pipeline import Pipeline
+from robustmq.hashing import sha256_json
 from robustmq.noise.systematic.variants import Variant, get_variant
 
 __all__ = [
@@ -117,7 +116,7 @@ def _key(dataset: ImageFolder, files: str, pipeline: Pipeline) -> str:
         "pipeline": pipeline.settings(),
         "versions": decoder_versions(),
     }
-    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+    return sha256_json(material)
 
 
 def _to_tensors(pixels: np.ndarray, labels: np.ndarray, ids: tuple[str, ...]) -> EvalTensors:
@@ -145,21 +144,6 @@ def _decode(dataset: ImageFolder, pipeline: Pipeline, workers: int) -> np.ndarra
     return pixels
 
 
-def _save(path: Path, pixels: np.ndarray, labels: np.ndarray, ids: tuple[str, ...]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, images=pixels, labels=labels, sample_ids=np.array(ids, dtype=np.str_))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _load(path: Path, dataset: ImageFolder, crop: int) -> tuple[np.ndarray, np.ndarray] | None:
     """The cached pixels and labels at ``path`` if they hold ``dataset``'s samples, else None."""
     try:
@@ -184,18 +168,19 @@ def _pixels(
 ) -> np.ndarray:
     if not disk:
         return _decode(dataset, pipeline, workers)
-    path = sets_dir() / f"{key}.npz"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock"):
-        if path.is_file():
-            found = _load(path, dataset, pipeline.crop_size)
-            if found is not None:
-                return found[0]
+
+    def stored(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+        return _load(path, dataset, pipeline.crop_size) if path.is_file() else None
+
+    def build(path: Path) -> tuple[np.ndarray, np.ndarray]:
         log.info("building the systematic-noise set %s (%s)", path.name, pipeline)
         pixels = _decode(dataset, pipeline, workers)
         labels = np.asarray(dataset.labels, dtype=np.int64)
-        _save(path, pixels, labels, dataset.sample_ids)
-        return pixels
+        ids = np.array(dataset.sample_ids, dtype=np.str_)
+        write_artifact(path, lambda f: np.savez(f, images=pixels, labels=labels, sample_ids=ids))
+        return pixels, labels
+
+    return ensure_one(sets_dir() / f"{key}.npz", stored, build)[0]
 
 
 def _remember(key: str, value: VariantSet) -> None:
