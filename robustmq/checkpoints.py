@@ -11,32 +11,33 @@ are read with ``torch.load(weights_only=True)`` and never unpickle code.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import inspect
-import io
 import json
 import os
-import pickle
-import struct
-import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from robustmq._checkpoint_files import (
+    _existing_file,
+    _head,
+    _safetensors_metadata,
+    _safetensors_tensors,
+    _sniff,
+    _torch_state_dict,
+)
 from robustmq._fs import atomic_path
+from robustmq._signatures import taking_arguments_of
 from robustmq._version import __version__
 from robustmq.exceptions import (
     CheckpointMismatchError,
-    CheckpointNotFoundError,
     CorruptCheckpointError,
     InvalidOptionError,
     StateDictKeysError,
-    UnsafeCheckpointError,
 )
 from robustmq.hashing import sha256_file
 from robustmq.models import create_model
@@ -49,10 +50,6 @@ FLOAT = "fp32"
 #: Keys of ``config`` a caller may pin when loading (a mismatch is an error).
 CONFIG_KEYS = ("arch", "num_classes", "width", "quantizer", "bits", "policy")
 _LISTED = 5  # how many offending keys an error message lists
-
-_P = ParamSpec("_P")
-_A = TypeVar("_A")
-_R = TypeVar("_R")
 
 
 #: Deprecated alias of :func:`robustmq.hashing.sha256_file` (hex sha256 of a file's bytes).
@@ -214,29 +211,6 @@ def open_checkpoint(
     )
 
 
-def taking_arguments_of(
-    arguments: Callable[_P, _A],
-) -> Callable[[Callable[[_A], _R]], Callable[_P, _R]]:
-    """Decorator: the function takes ``arguments``' parameters; its body gets ``arguments(...)``.
-
-    ``@taking_arguments_of(f)`` over ``def g(a: A) -> R`` makes ``g(*args, **kwargs)`` return
-    ``g(f(*args, **kwargs))``; type checkers and :func:`inspect.signature` see ``f``'s
-    parameters, so two public functions that take the same arguments declare them once.
-    """
-
-    def decorate(body: Callable[[_A], _R]) -> Callable[_P, _R]:
-        @functools.wraps(body)
-        def function(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-            return body(arguments(*args, **kwargs))
-
-        returns = inspect.signature(body).return_annotation
-        signature = inspect.signature(arguments).replace(return_annotation=returns)
-        setattr(function, "__signature__", signature)  # noqa: B010 - read by inspect.signature
-        return function
-
-    return decorate
-
-
 @taking_arguments_of(open_checkpoint)
 def load_checkpoint(checkpoint: Checkpoint) -> nn.Module:
     """The model of :func:`open_checkpoint` (same arguments, same checks), in eval mode.
@@ -252,92 +226,6 @@ def load_checkpoint(checkpoint: Checkpoint) -> nn.Module:
 
 
 # -- reading files -------------------------------------------------------------------------
-
-
-def _existing_file(path: str | os.PathLike[str]) -> Path:
-    p = Path(path)
-    if not p.exists():
-        raise CheckpointNotFoundError(
-            f"checkpoint {p} does not exist; expected a .safetensors or .pth file"
-        )
-    if not p.is_file():
-        raise CheckpointNotFoundError(
-            f"checkpoint {p} is a {'folder' if p.is_dir() else 'special file'}; expected a file"
-        )
-    return p
-
-
-def _head(path: Path) -> bytes:
-    """The file's first bytes: enough to sniff its format and, for safetensors, its whole header."""
-    with open(path, "rb") as f:
-        head = f.read(1024)
-        if len(head) >= 8:
-            (n,) = struct.unpack("<Q", head[:8])
-            if len(head) < 8 + n <= os.fstat(f.fileno()).st_size:
-                head += f.read(8 + n - len(head))
-    return head
-
-
-def _sniff(path: Path, data: bytes, size: int) -> str:
-    """'safetensors', 'torch-zip' or 'torch-pickle' from the file's first bytes; else an error."""
-    head = data[:1024]
-    if not head:
-        raise CorruptCheckpointError(f"{path}: the file is empty; expected a checkpoint")
-    text = head.lstrip().lower()
-    if (
-        text.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body"))
-        or b"<html" in text[:512]
-    ):
-        raise CorruptCheckpointError(
-            f"{path}: this is an HTML page, not a checkpoint (a download that returned a web "
-            "page, e.g. a login or error page); expected .safetensors or torch.save output"
-        )
-    if head.startswith(b"PK\x03\x04"):
-        return "torch-zip"
-    # safetensors: an 8-byte little-endian header length, then the JSON header. Checked before
-    # the pickle marker, since a header length may well end in the byte 0x80.
-    if len(head) >= 9 and head[8:9] == b"{":
-        (n,) = struct.unpack("<Q", head[:8])
-        if n <= size - 8:
-            return "safetensors"
-    if head[:1] == b"\x80":
-        return "torch-pickle"
-    if len(head) >= 9 and head[8:9] == b"{":
-        return "safetensors"  # header length beyond the file: reported as truncated later
-    raise CorruptCheckpointError(
-        f"{path}: unrecognised file format (first bytes {head[:16]!r}); expected a safetensors "
-        "file or a torch.save file"
-    )
-
-
-def _safetensors_metadata(path: Path, data: bytes, size: int) -> dict[str, str]:
-    """The ``__metadata__`` of a safetensors file; ``data`` holds its first bytes and header."""
-    (n,) = struct.unpack("<Q", data[:8])
-    if n > size - 8:
-        raise CorruptCheckpointError(
-            f"{path}: truncated safetensors file (header says {n} bytes, the file has "
-            f"{size - 8} after the length field)"
-        )
-    try:
-        header = json.loads(data[8 : 8 + n])
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise CorruptCheckpointError(
-            f"{path}: corrupt safetensors header ({type(exc).__name__})"
-        ) from exc
-    metadata = header.get("__metadata__", {}) if isinstance(header, dict) else {}
-    return metadata if isinstance(metadata, dict) else {}
-
-
-def _safetensors_tensors(path: Path, data: bytes) -> dict[str, Tensor]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
-    try:
-        return load(data)
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise CorruptCheckpointError(
-            f"{path}: unreadable safetensors file, truncated or corrupt ({exc})"
-        ) from exc
 
 
 def _verify(path: Path, raw: Mapping[str, str], state_dict: Mapping[str, Tensor]) -> None:
@@ -364,32 +252,6 @@ def _decode_metadata(path: Path, raw: Mapping[str, str]) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise CorruptCheckpointError(f"{path}: corrupt RobustMQ metadata: 'meta' is not an object")
     return {**raw, "config": config, "meta": meta}
-
-
-def _torch_state_dict(path: Path, data: bytes) -> dict[str, Tensor]:
-    try:
-        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise UnsafeCheckpointError(
-            f"{path}: refused to unpickle it: the file holds objects other than tensors and plain "
-            f"containers (possibly code), which was not executed ({str(exc).splitlines()[0]})"
-        ) from exc
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise CorruptCheckpointError(
-            f"{path}: unreadable torch file, truncated or corrupt ({exc})"
-        ) from exc
-    for key in ("state_dict", "model", "model_state_dict"):
-        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
-            obj = obj[key]
-            break
-    if not isinstance(obj, dict) or not all(isinstance(v, Tensor) for v in obj.values()):
-        raise CorruptCheckpointError(
-            f"{path}: expected a state_dict (a dict of tensors, optionally under 'state_dict' or "
-            f"'model'), found {type(obj).__name__}"
-        )
-    if obj and all(k.startswith("module.") for k in obj):  # saved from DataParallel
-        obj = {k.removeprefix("module."): v for k, v in obj.items()}
-    return obj
 
 
 # -- building the model -------------------------------------------------------------------

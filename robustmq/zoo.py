@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import torch
 from torch import Tensor, nn
 
+from robustmq._signatures import taking_arguments_of
 from robustmq._version import __version__
 from robustmq.artifacts import ensure_one
 from robustmq.cells import ModelSpec
@@ -35,7 +36,6 @@ from robustmq.checkpoints import (
     open_checkpoint,
     read_checkpoint_metadata,
     save_checkpoint,
-    taking_arguments_of,
 )
 from robustmq.data import cache_dir, get_eval_data, get_train_data, load_tensors
 from robustmq.data.profiles import Profile, get_profile

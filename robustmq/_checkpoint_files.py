@@ -1,0 +1,135 @@
+"""Reading checkpoint files: which format a file is, its safetensors header, its tensors.
+
+Private to :mod:`robustmq.checkpoints`; every error names the file and what was expected.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import struct
+import zipfile
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from robustmq.exceptions import (
+    CheckpointNotFoundError,
+    CorruptCheckpointError,
+    UnsafeCheckpointError,
+)
+
+
+def _existing_file(path: str | os.PathLike[str]) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise CheckpointNotFoundError(
+            f"checkpoint {p} does not exist; expected a .safetensors or .pth file"
+        )
+    if not p.is_file():
+        raise CheckpointNotFoundError(
+            f"checkpoint {p} is a {'folder' if p.is_dir() else 'special file'}; expected a file"
+        )
+    return p
+
+
+def _head(path: Path) -> bytes:
+    """The file's first bytes: enough to sniff its format and, for safetensors, its whole header."""
+    with open(path, "rb") as f:
+        head = f.read(1024)
+        if len(head) >= 8:
+            (n,) = struct.unpack("<Q", head[:8])
+            if len(head) < 8 + n <= os.fstat(f.fileno()).st_size:
+                head += f.read(8 + n - len(head))
+    return head
+
+
+def _sniff(path: Path, data: bytes, size: int) -> str:
+    """'safetensors', 'torch-zip' or 'torch-pickle' from the file's first bytes; else an error."""
+    head = data[:1024]
+    if not head:
+        raise CorruptCheckpointError(f"{path}: the file is empty; expected a checkpoint")
+    text = head.lstrip().lower()
+    if (
+        text.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body"))
+        or b"<html" in text[:512]
+    ):
+        raise CorruptCheckpointError(
+            f"{path}: this is an HTML page, not a checkpoint (a download that returned a web "
+            "page, e.g. a login or error page); expected .safetensors or torch.save output"
+        )
+    if head.startswith(b"PK\x03\x04"):
+        return "torch-zip"
+    # safetensors: an 8-byte little-endian header length, then the JSON header. Checked before
+    # the pickle marker, since a header length may well end in the byte 0x80.
+    if len(head) >= 9 and head[8:9] == b"{":
+        (n,) = struct.unpack("<Q", head[:8])
+        if n <= size - 8:
+            return "safetensors"
+    if head[:1] == b"\x80":
+        return "torch-pickle"
+    if len(head) >= 9 and head[8:9] == b"{":
+        return "safetensors"  # header length beyond the file: reported as truncated later
+    raise CorruptCheckpointError(
+        f"{path}: unrecognised file format (first bytes {head[:16]!r}); expected a safetensors "
+        "file or a torch.save file"
+    )
+
+
+def _safetensors_metadata(path: Path, data: bytes, size: int) -> dict[str, str]:
+    """The ``__metadata__`` of a safetensors file; ``data`` holds its first bytes and header."""
+    (n,) = struct.unpack("<Q", data[:8])
+    if n > size - 8:
+        raise CorruptCheckpointError(
+            f"{path}: truncated safetensors file (header says {n} bytes, the file has "
+            f"{size - 8} after the length field)"
+        )
+    try:
+        header = json.loads(data[8 : 8 + n])
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise CorruptCheckpointError(
+            f"{path}: corrupt safetensors header ({type(exc).__name__})"
+        ) from exc
+    metadata = header.get("__metadata__", {}) if isinstance(header, dict) else {}
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def _safetensors_tensors(path: Path, data: bytes) -> dict[str, Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    try:
+        return load(data)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CorruptCheckpointError(
+            f"{path}: unreadable safetensors file, truncated or corrupt ({exc})"
+        ) from exc
+
+
+def _torch_state_dict(path: Path, data: bytes) -> dict[str, Tensor]:
+    try:
+        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise UnsafeCheckpointError(
+            f"{path}: refused to unpickle it: the file holds objects other than tensors and plain "
+            f"containers (possibly code), which was not executed ({str(exc).splitlines()[0]})"
+        ) from exc
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise CorruptCheckpointError(
+            f"{path}: unreadable torch file, truncated or corrupt ({exc})"
+        ) from exc
+    for key in ("state_dict", "model", "model_state_dict"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+            break
+    if not isinstance(obj, dict) or not all(isinstance(v, Tensor) for v in obj.values()):
+        raise CorruptCheckpointError(
+            f"{path}: expected a state_dict (a dict of tensors, optionally under 'state_dict' or "
+            f"'model'), found {type(obj).__name__}"
+        )
+    if obj and all(k.startswith("module.") for k in obj):  # saved from DataParallel
+        obj = {k.removeprefix("module."): v for k, v in obj.items()}
+    return obj
