@@ -7,16 +7,18 @@ The public API: build an architecture, quantize it, save and load checkpoints.
 """
 
 from robustmq._version import __version__
-from robustmq.checkpoints import load_checkpoint, save_checkpoint
+from robustmq.checkpoints import Checkpoint, load_checkpoint, open_checkpoint, save_checkpoint
 from robustmq.models import create_model, list_models
 from robustmq.quant import list_quantizers, quantize_model
 
 __all__ = [
+    "Checkpoint",
     "__version__",
     "create_model",
     "list_models",
     "list_quantizers",
     "load_checkpoint",
+    "open_checkpoint",
     "quantize_model",
     "save_checkpoint",
 ]

@@ -6,7 +6,7 @@
 - :mod:`.seeding` (every attack runs under an explicit seed), :mod:`.guards` (eps-ball, [0, 1],
   eval mode, unchanged quantizers), :mod:`.runner` (batched, scored attack runs);
 - :mod:`.budgets` (a profile's cells), :mod:`.metrics` (robust accuracy, AR, WCAR),
-  :mod:`.masking` (gradient-masking flags), :mod:`.transfer`, :mod:`.cell` (one benchmark cell),
+  :mod:`.masking` (gradient-masking flags), :mod:`.transfer`, :mod:`.family` (the family: one cell),
   :mod:`.summary` (per-model WCAR), :mod:`.perf` (``python -m robustmq.noise.adversarial.perf``).
 """
 

@@ -6,5 +6,6 @@
 - :mod:`.imagenet_c`: the reader of the released files (``--rmq-imagenet-c DIR``);
 - :mod:`.sets`: what a cell reads, once per process per (corruption, severity);
 - :mod:`.metrics` and :mod:`.summary`: per-corruption accuracy, group means, mNR, mCE, relative mCE;
+- :mod:`.family`: the family (cells, shared sets, one evaluation per cell);
 - :mod:`.perf`: ``python -m robustmq.noise.natural.perf``, generation throughput.
 """

@@ -11,7 +11,7 @@ resize): the decoder (``decoder_pil`` = the reference, ``decoder_opencv``,
 - :mod:`.variants`: the 14 variants (:data:`VARIANTS`, :func:`list_variants`);
 - :mod:`.sets`: a variant's pre-processed evaluation set, built once and cached on disk;
 - :mod:`.metrics`: accuracy per variant, its difference to the reference, ACCs and its spread;
-- :mod:`.evaluate`: one benchmark cell (model x variant);
+- :mod:`.evaluate`: one benchmark cell (model x variant); :mod:`.family`: the family;
 - :mod:`.summary`: the per-model summary (``accs``, ``accs_std``, ``accs_range``);
 - :mod:`.perf`: ``python -m robustmq.noise.systematic.perf``, pre-processing throughput.
 
