@@ -2,84 +2,46 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "test_clean.py"
 SMALL = "resnet18 and (fp32 or (lsq and 4bit) or (dorefa and 2bit))"
+#: The keys of a record in results.json (its documented format).
+# fmt: off
 RECORD_KEYS = {
-    "cell",
-    "arch",
-    "quantizer",
-    "bits",
-    "family",
-    "noise",
-    "params",
-    "metrics",
-    "n_samples",
-    "correct",
-    "seed",
-    "settings",
-    "checkpoint_sha256",
-    "versions",
-    "device",
-    "duration_s",
-    "flags",
+    "cell", "arch", "quantizer", "bits", "family", "noise", "params", "metrics", "n_samples",
+    "correct", "seed", "settings", "checkpoint_sha256", "versions", "device", "duration_s", "flags",
 }
-
-
-def _run(pytester: pytest.Pytester, assets: dict[str, Path], *args: str) -> pytest.RunResult:
-    pytester.makepyfile(test_clean=BENCH.read_text())
-    return pytester.runpytest_subprocess(
-        "-p",
-        "no:cacheprovider",
-        f"--rmq-data-root={assets['data']}",
-        f"--rmq-checkpoints={assets['ckpt']}",
-        "--rmq-n-samples=30",
-        "--rmq-device=cpu",
-        "--rmq-output=out",
-        *args,
-    )
-
-
-def _results(pytester: pytest.Pytester) -> dict[str, object]:
-    return json.loads((pytester.path / "out" / "results.json").read_text())
+# fmt: on
+RunBench = Any  # the ``run_bench`` fixture of tests/conftest.py
 
 
 class TestSelection:
-    def test_k_selects_the_named_models(self, pytester: pytest.Pytester) -> None:
+    def test_k_selects_the_named_models(self, run_bench: RunBench) -> None:
         """-k "lsq and 4bit" collects exactly the four LSQ 4-bit cells of the 52."""
-        pytester.makepyfile(test_clean=BENCH.read_text())
-        result = pytester.runpytest("--collect-only", "-q", "-k", "lsq and 4bit")
-        ids = [line for line in result.outlines if "::" in line]
-        assert sorted(i.split("[")[1].rstrip("]") for i in ids) == [
+        assert sorted(run_bench.cells("-k", "lsq and 4bit")) == [
             "mobilenet_v2-lsq-4bit",
             "regnetx_600m-lsq-4bit",
             "resnet18-lsq-4bit",
             "resnet50-lsq-4bit",
         ]
-        result = pytester.runpytest("--collect-only", "-q")
-        assert sum("::" in line for line in result.outlines) == 52
+        assert len(run_bench.collect()) == 52
 
-    def test_fp32_selection(self, pytester: pytest.Pytester) -> None:
+    def test_fp32_selection(self, run_bench: RunBench) -> None:
         """-k "resnet18 and fp32" collects only the float ResNet18 cell."""
-        pytester.makepyfile(test_clean=BENCH.read_text())
-        result = pytester.runpytest("--collect-only", "-q", "-k", "resnet18 and fp32")
-        assert [line for line in result.outlines if "::" in line] == [
+        assert run_bench.collect("-k", "resnet18 and fp32") == [
             "test_clean.py::test_clean[resnet18-fp32]"
         ]
 
 
+@pytest.mark.slow
 class TestRecords:
-    def test_serial_run_writes_results_and_table(
-        self, pytester: pytest.Pytester, assets: dict[str, Path]
-    ) -> None:
+    def test_serial_run_writes_results_and_table(self, run_bench: RunBench) -> None:
         """A serial run writes results.json/csv/table.md and prints the table, float first."""
-        result = _run(pytester, assets, "-k", SMALL)
+        result, out, data = run_bench("-k", SMALL)
         result.assert_outcomes(passed=3)
-        data = _results(pytester)
         assert set(data) == {"run", "summaries", "results"}
         records = data["results"]
         assert isinstance(records, list)
@@ -99,8 +61,8 @@ class TestRecords:
         run = data["run"]
         assert isinstance(run, dict)
         assert len(next(iter(run["sample_sets"].values()))) == 30
-        assert (pytester.path / "out" / "results.csv").read_text().startswith("cell,arch")
-        assert (pytester.path / "out" / "table.md").read_text().startswith("| arch |")
+        assert (out / "results.csv").read_text().startswith("cell,arch")
+        assert (out / "table.md").read_text().startswith("| arch |")
         lines = result.stdout.str().splitlines()
         start = next(i for i, line in enumerate(lines) if line.startswith("arch "))
         rows = [line.split()[:3] for line in lines[start + 2 : start + 5]]
@@ -110,12 +72,13 @@ class TestRecords:
             ["resnet18", "lsq", "4"],
         ]
 
-    def test_xdist_matches_serial(self, pytester: pytest.Pytester, assets: dict[str, Path]) -> None:
+    def test_xdist_matches_serial(self, run_bench: RunBench) -> None:
         """pytest -n 2 records the same metrics and per-sample correctness as a serial run."""
-        _run(pytester, assets, "-k", SMALL).assert_outcomes(passed=3)
-        serial = {r["cell"]: r for r in _results(pytester)["results"]}  # type: ignore[union-attr]
-        _run(pytester, assets, "-k", SMALL, "-n", "2").assert_outcomes(passed=3)
-        parallel = {r["cell"]: r for r in _results(pytester)["results"]}  # type: ignore[union-attr]
+        first = run_bench("-k", SMALL)
+        first.result.assert_outcomes(passed=3)
+        second = run_bench("-k", SMALL, "-n", "2")
+        second.result.assert_outcomes(passed=3)
+        serial, parallel = first.records, second.records
         assert serial.keys() == parallel.keys()
         for cell, record in serial.items():
             assert parallel[cell]["metrics"] == record["metrics"]
@@ -123,23 +86,22 @@ class TestRecords:
 
 
 class TestBadInput:
-    def test_missing_checkpoint_skips_with_path(
-        self, pytester: pytest.Pytester, assets: dict[str, Path]
-    ) -> None:
+    @pytest.mark.slow
+    def test_missing_checkpoint_skips_with_path(self, run_bench: RunBench) -> None:
         """A model without a checkpoint is skipped with a reason naming the expected path."""
-        result = _run(pytester, assets, "-k", "resnet50 and fp32", "-rs")
+        result = run_bench("-k", "resnet50 and fp32", "-rs").result
         result.assert_outcomes(skipped=1)
         result.stdout.fnmatch_lines(["*no checkpoint for resnet50-fp32*resnet50-fp32.safetensors*"])
 
-    def test_strict_turns_the_skip_into_a_failure(
-        self, pytester: pytest.Pytester, assets: dict[str, Path]
-    ) -> None:
+    @pytest.mark.slow
+    def test_strict_turns_the_skip_into_a_failure(self, run_bench: RunBench) -> None:
         """--rmq-strict fails the cell of a missing checkpoint."""
-        result = _run(pytester, assets, "-k", "resnet50 and fp32", "--rmq-strict")
+        result = run_bench("-k", "resnet50 and fp32", "--rmq-strict").result
         result.assert_outcomes(failed=1)
 
+    @pytest.mark.slow
     def test_corrupt_checkpoint_fails_only_its_cell(
-        self, pytester: pytest.Pytester, assets: dict[str, Path], tmp_path: Path
+        self, run_bench: RunBench, assets: dict[str, Path], tmp_path: Path
     ) -> None:
         """One corrupt checkpoint fails its own cell; the others are still recorded."""
         ckpt = tmp_path / "ckpt"
@@ -147,14 +109,15 @@ class TestBadInput:
         for f in assets["ckpt"].iterdir():
             (ckpt / f.name).write_bytes(f.read_bytes())
         (ckpt / "resnet18-lsq-4bit.safetensors").write_text("<!DOCTYPE html><html></html>")
-        result = _run(pytester, {**assets, "ckpt": ckpt}, "-k", SMALL)
-        result.assert_outcomes(passed=2, failed=1)
-        result.stdout.fnmatch_lines(["*resnet18-lsq-4bit.safetensors*HTML page*"])
-        assert len(_results(pytester)["results"]) == 2  # type: ignore[arg-type]
+        run = run_bench("-k", SMALL, checkpoints=ckpt)
+        run.result.assert_outcomes(passed=2, failed=1)
+        run.result.stdout.fnmatch_lines(["*resnet18-lsq-4bit.safetensors*HTML page*"])
+        assert len(run.records) == 2
 
-    def test_unknown_profile_is_a_usage_error(self, pytester: pytest.Pytester) -> None:
+    def test_unknown_profile_is_a_usage_error(
+        self, pytester: pytest.Pytester, run_bench: RunBench
+    ) -> None:
         """An unknown --rmq-profile stops the run with a message listing the profiles."""
-        pytester.makepyfile(test_clean=BENCH.read_text())
-        result = pytester.runpytest("--rmq-profile=imagenett")
+        result = pytester.runpytest("--rmq-profile=imagenett")  # in run_bench's test_clean.py
         assert result.ret == pytest.ExitCode.USAGE_ERROR
         result.stderr.fnmatch_lines(["*imagenett*cifar10, imagenet, synthetic*"])

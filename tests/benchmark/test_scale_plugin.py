@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -13,8 +14,9 @@ from torch import nn
 from robustmq.checkpoints import load_checkpoint, save_checkpoint
 from robustmq.data import get_eval_data, load_tensors
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "test_clean.py"
+pytestmark = pytest.mark.slow  # every test runs benchmark cells in subprocesses (10-30 s each)
 SMALL = "resnet18 and (fp32 or (lsq and 4bit) or (dorefa and 2bit))"
+RunBench = Any  # the ``run_bench`` fixture of tests/conftest.py
 KILLER = """
 import os, signal
 
@@ -24,21 +26,7 @@ def pytest_runtest_call(item):
 """
 
 
-def _run(pytester: pytest.Pytester, data: Path, ckpt: Path, *args: str) -> pytest.RunResult:
-    pytester.makepyfile(test_clean=BENCH.read_text())
-    return pytester.runpytest_subprocess(
-        "-p",
-        "no:cacheprovider",
-        f"--rmq-data-root={data}",
-        f"--rmq-checkpoints={ckpt}",
-        "--rmq-n-samples=30",
-        "--rmq-device=cpu",
-        "--rmq-output=out",
-        *args,
-    )
-
-
-def _records(path: Path) -> dict[str, dict[str, object]]:
+def _records(path: Path) -> dict[str, dict[str, Any]]:
     return {r["cell"]: r for r in json.loads(path.read_text())["results"]}
 
 
@@ -68,73 +56,63 @@ def _fitted_copy(assets: dict[str, Path], target: Path) -> float:
 
 class TestRegressionGate:
     def test_a_worsened_model_fails_the_gate_and_an_equal_one_passes(
-        self, pytester: pytest.Pytester, assets: dict[str, Path], tmp_path: Path
+        self, run_bench: RunBench, assets: dict[str, Path], tmp_path: Path
     ) -> None:
+        """A cell whose accuracy fell beyond the allowance fails; an equal run passes."""
         good = tmp_path / "good"
         assert _fitted_copy(assets, good) >= 0.9
-        base = pytester.path / "baseline.json"
-        first = _run(pytester, assets["data"], good, "-k", SMALL, f"--rmq-save-baseline={base}")
-        first.assert_outcomes(passed=3)
-        assert _records(base)["resnet18-fp32"]["metrics"]["accuracy"] >= 0.9  # type: ignore[index]
+        base = tmp_path / "baseline.json"
+        first = run_bench("-k", SMALL, f"--rmq-save-baseline={base}", checkpoints=good)
+        first.result.assert_outcomes(passed=3)
+        assert _records(base)["resnet18-fp32"]["metrics"]["accuracy"] >= 0.9
 
-        same = _run(pytester, assets["data"], good, "-k", SMALL, f"--rmq-baseline={base}")
-        same.assert_outcomes(passed=3)
+        same = run_bench("-k", SMALL, f"--rmq-baseline={base}", checkpoints=good)
+        same.result.assert_outcomes(passed=3)
 
         # the original, untrained float model stands in for a worsened one
-        worse = _run(
-            pytester, assets["data"], assets["ckpt"], "-k", SMALL, f"--rmq-baseline={base}"
-        )
-        worse.assert_outcomes(passed=2, failed=1)
-        worse.stdout.fnmatch_lines(
+        worse = run_bench("-k", SMALL, f"--rmq-baseline={base}")
+        worse.result.assert_outcomes(passed=2, failed=1)
+        worse.result.stdout.fnmatch_lines(
             ["*resnet18-fp32: accuracy fell from *% (baseline) to *allowed * points*"]
         )
         # the failing cell's record is still written
-        assert "resnet18-fp32" in _records(pytester.path / "out" / "results.json")
+        assert "resnet18-fp32" in worse.records
 
 
 class TestResume:
     def test_a_killed_run_resumes_to_the_uninterrupted_table(
-        self, pytester: pytest.Pytester, assets: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+        self, pytester: pytest.Pytester, run_bench: RunBench, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        _run(pytester, assets["data"], assets["ckpt"], "-k", SMALL).assert_outcomes(passed=3)
-        complete = _records(pytester.path / "out" / "results.json")
-        shutil.rmtree(pytester.path / "out")
+        """A run killed mid-way and resumed with --rmq-resume records what an unbroken run does."""
+        uninterrupted = run_bench("-k", SMALL)
+        uninterrupted.result.assert_outcomes(passed=3)
+        complete = uninterrupted.records
+        shutil.rmtree(uninterrupted.out)
 
         pytester.makeconftest(KILLER)
         monkeypatch.setenv("RMQ_TEST_KILL", "1")
-        killed = _run(pytester, assets["data"], assets["ckpt"], "-k", SMALL)
-        assert killed.ret not in (0, 1)  # died from the signal
-        journal = (pytester.path / "out" / "journal.jsonl").read_text().splitlines()
+        killed = run_bench("-k", SMALL)
+        assert killed.result.ret not in (0, 1)  # died from the signal
+        journal = (killed.out / "journal.jsonl").read_text().splitlines()
         assert sorted(json.loads(line)["record"]["cell"] for line in journal) == [
             "resnet18-dorefa-2bit",
             "resnet18-fp32",
         ]
 
         monkeypatch.delenv("RMQ_TEST_KILL")
-        resumed = _run(pytester, assets["data"], assets["ckpt"], "-k", SMALL, "--rmq-resume")
-        resumed.assert_outcomes(passed=3)
-        resumed.stdout.fnmatch_lines(["2 cells resumed from the journal"])
-        final = _records(pytester.path / "out" / "results.json")
+        resumed = run_bench("-k", SMALL, "--rmq-resume")
+        resumed.result.assert_outcomes(passed=3)
+        resumed.result.stdout.fnmatch_lines(["2 cells resumed from the journal"])
+        final = resumed.records
         assert final.keys() == complete.keys()
         for cell, record in complete.items():
             assert final[cell]["metrics"] == record["metrics"]
             assert final[cell]["correct"] == record["correct"]
-        assert len((pytester.path / "out" / "journal.jsonl").read_text().splitlines()) == 3
+        assert len((resumed.out / "journal.jsonl").read_text().splitlines()) == 3
 
-    def test_resume_reruns_cells_whose_settings_changed(
-        self, pytester: pytest.Pytester, assets: dict[str, Path]
-    ) -> None:
-        _run(pytester, assets["data"], assets["ckpt"], "-k", "resnet18 and fp32").assert_outcomes(
-            passed=1
-        )
-        again = _run(
-            pytester,
-            assets["data"],
-            assets["ckpt"],
-            "-k",
-            "resnet18 and fp32",
-            "--rmq-resume",
-            "--rmq-seed=1",
-        )
+    def test_resume_reruns_cells_whose_settings_changed(self, run_bench: RunBench) -> None:
+        """--rmq-resume reruns a journalled cell when a setting that changes numbers changed."""
+        run_bench("-k", "resnet18 and fp32").result.assert_outcomes(passed=1)
+        again = run_bench("-k", "resnet18 and fp32", "--rmq-resume", "--rmq-seed=1").result
         again.assert_outcomes(passed=1)
         assert "resumed from the journal" not in again.stdout.str()

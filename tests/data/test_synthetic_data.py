@@ -197,6 +197,7 @@ class TestEnsureSynthetic:
         with pytest.raises(InvalidOptionError, match=option):
             ensure_synthetic(tmp_path, **kwargs)  # type: ignore[arg-type]
 
+    @pytest.mark.slow
     def test_two_processes_at_once(self, tmp_path: Path) -> None:
         """Two processes calling at once generate once and leave one complete, correct folder."""
         reference = _hashes(ensure_synthetic(tmp_path / "ref", **SMALL))

@@ -75,6 +75,7 @@ class TestRegNetParams:
         assert params.widths == sorted(params.widths)
         assert all(w <= full for w, full in zip(params.widths, [48, 96, 240, 528], strict=True))
 
+    @pytest.mark.slow
     @settings(max_examples=8, deadline=None)
     @given(width=WIDTHS)
     def test_scaled_regnet_builds_and_runs(self, width: float) -> None:

@@ -22,6 +22,8 @@ from robustmq.quant import (
 )
 
 FAMILIES = ["dorefa", "lsq", "pact"]
+#: The architectures, each but resnet18 marked slow (the quick loop keeps one small model).
+ARCHS = [a if a == "resnet18" else pytest.param(a, marks=pytest.mark.slow) for a in list_models()]
 
 
 def _small_cnn() -> nn.Module:
@@ -49,6 +51,23 @@ def _small_cnn() -> nn.Module:
 
 def _rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).norm() / b.norm())
+
+
+def _rounding_errors(
+    model: nn.Module, name: str, x: torch.Tensor, **options: str
+) -> dict[int, float]:
+    """Relative logit error of ``model`` quantized by ``name`` (8 and 2 bits, calibrated on
+    ``x``) against the same quantized model with rounding disabled, by bit-width."""
+    errors = {}
+    for bits in (8, 2):
+        q = quantize_model(model, name, bits, **options).eval()
+        calibrate(q, [x])
+        with torch.no_grad():
+            y = q(x)
+            with rounding_disabled():
+                ref = q(x)
+        errors[bits] = _rel_err(y, ref)
+    return errors
 
 
 class TestConversion:
@@ -122,6 +141,7 @@ class TestConversion:
 
 
 class TestEvalPurity:
+    @pytest.mark.slow
     @pytest.mark.parametrize("name", FAMILIES)
     def test_eval_forward_and_backward_change_nothing(self, name: str) -> None:
         """Eval-mode forward (and an input-gradient backward) leaves every parameter and buffer."""
@@ -170,8 +190,10 @@ class TestOneArithmeticPerModel:
 
     @pytest.mark.parametrize("bits", [2, 4, 6, 8])
     @pytest.mark.parametrize("name", FAMILIES)
-    @pytest.mark.parametrize("arch", list_models())
+    @pytest.mark.parametrize("arch", ARCHS)
     def test_random_calibrated_models(self, arch: str, name: str, bits: int) -> None:
+        """A random calibrated model's logits are bit-identical under no_grad, inference_mode
+        and with an input gradient."""
         torch.manual_seed(bits)
         q = quantize_model(create_model(arch, num_classes=10, width=0.25), name, bits)
         calibrate(q, [torch.rand(8, 3, 32, 32)])
@@ -181,6 +203,7 @@ class TestOneArithmeticPerModel:
         assert torch.equal(plain, inference)
         assert torch.equal(plain, tracked)
 
+    @pytest.mark.slow
     def test_trained_synthetic_zoo(self) -> None:
         """The same for every quantized model of the synthetic zoo in the cache, when built."""
         from robustmq.data import get_eval_data
@@ -206,17 +229,7 @@ class TestQuantizationError:
     @pytest.mark.parametrize(("name", "bound"), [("dorefa", 0.05), ("pact", 0.05), ("lsq", 0.15)])
     def test_8_bit_close_2_bit_far(self, name: str, bound: float) -> None:
         """8-bit logits are close to the unrounded model's; 2-bit logits are much further away."""
-        float_model = _small_cnn()
-        x = torch.rand(32, 3, 16, 16)
-        errors = {}
-        for bits in (8, 2):
-            q = quantize_model(float_model, name, bits, policy="all").eval()
-            calibrate(q, [x])
-            with torch.no_grad():
-                y = q(x)
-                with rounding_disabled():
-                    ref = q(x)
-            errors[bits] = _rel_err(y, ref)
+        errors = _rounding_errors(_small_cnn(), name, torch.rand(32, 3, 16, 16), policy="all")
         assert errors[8] < bound
         assert errors[2] > 5 * errors[8]
 
@@ -229,20 +242,11 @@ class TestQuantizationError:
         with torch.no_grad():
             assert _rel_err(q(x), float_model(x)) < 0.15
 
-    @pytest.mark.parametrize("arch", list_models())
+    @pytest.mark.parametrize("arch", ARCHS)
     def test_error_shrinks_with_bits_on_architectures(self, arch: str) -> None:
         """On every architecture, rounding error at 8 bits is below that at 2 bits."""
         model = create_model(arch, num_classes=10, width=0.25).eval()
-        x = torch.rand(8, 3, 32, 32)
-        errors = {}
-        for bits in (8, 2):
-            q = quantize_model(model, "pact", bits).eval()
-            calibrate(q, [x])
-            with torch.no_grad():
-                y = q(x)
-                with rounding_disabled():
-                    ref = q(x)
-            errors[bits] = _rel_err(y, ref)
+        errors = _rounding_errors(model, "pact", torch.rand(8, 3, 32, 32))
         assert errors[8] < errors[2]
 
 

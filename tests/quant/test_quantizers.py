@@ -63,6 +63,7 @@ class TestEvalForwardIsPure:
 
 
 class TestOneArithmetic:
+    @pytest.mark.slow
     @given(st.sampled_from([2, 4, 6, 8]), st.integers(0, 2**16))
     def test_every_path_gives_the_same_bits(self, bits: int, seed: int) -> None:
         """no_grad, inference_mode and autograd forwards of every quantizer (weights and signed

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import robustmq.noise  # noqa: F401  (registers the families outside the in-process runs' snapshots)
 from robustmq.cli import main
-from robustmq.results.summary import load_family_summarizers
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "test_clean.py"
 SMALL = "resnet18 and (fp32 or (lsq and 4bit) or (dorefa and 2bit))"
@@ -22,7 +22,6 @@ def test_two_shards_merge_into_the_serial_run(  # type: ignore[no-untyped-def]
     pytester: pytest.Pytester, assets, capsys
 ) -> None:
     """Shards ``--splits 2 --group 1/2`` and ``robustmq merge`` give the serial run's cells."""
-    load_family_summarizers()  # registered once, outside the in-process runs' module snapshots
     pytester.makepyfile(test_clean=BENCH.read_text())
     common = [
         *("-p", "no:cacheprovider", "-k", SMALL),

@@ -2,41 +2,35 @@
 
 from __future__ import annotations
 
-import torch
+from collections.abc import Callable
 
-from robustmq.results.record import Record, pack_correct
+from robustmq.results.record import Record
 from robustmq.results.table import build_table
 
-
-def _record(quantizer: str, bits: int | None, family: str, noise: str, **metrics: float) -> Record:
-    model = "resnet18-fp32" if bits is None else f"resnet18-{quantizer}-{bits}bit"
-    return Record(
-        cell=model if family == "clean" else f"{model}-{noise}",
-        arch="resnet18",
-        quantizer=quantizer,
-        bits=bits,
-        family=family,
-        noise=noise,
-        params={},
-        metrics=metrics,
-        n_samples=4,
-        correct=pack_correct(torch.ones(4, dtype=torch.bool)),
-        seed=0,
-        settings={},
-        checkpoint_sha256=None,
-        versions={},
-        device="cpu",
-        duration_s=0.0,
-    )
+MakeRecord = Callable[..., Record]
 
 
-def test_float_first_and_eps_columns_in_numeric_order() -> None:
+def test_float_first_and_eps_columns_in_numeric_order(make_record: MakeRecord) -> None:
+    """The float model's row comes first and the eps columns follow the numeric order of eps."""
     records = [
-        _record("lsq", 4, "clean", "clean", accuracy=0.5),
-        _record("fp32", None, "clean", "clean", accuracy=0.75),
-        _record("fp32", None, "adversarial", "pgd_linf-eps64", robust_accuracy=0.0, ar=0.0),
-        _record("fp32", None, "adversarial", "pgd_linf-eps8", robust_accuracy=0.25, ar=1 / 3),
-        _record("fp32", None, "adversarial", "pgd_linf-eps0.5", robust_accuracy=0.5, ar=2 / 3),
+        make_record("resnet18", "lsq", 4, accuracy=0.5),
+        make_record("resnet18", "fp32", None, accuracy=0.75),
+        *(
+            make_record(
+                "resnet18",
+                "fp32",
+                None,
+                "adversarial",
+                noise,
+                accuracy=None,
+                metrics={"robust_accuracy": ra, "ar": ar},
+            )
+            for noise, ra, ar in (
+                ("pgd_linf-eps64", 0.0, 0.0),
+                ("pgd_linf-eps8", 0.25, 1 / 3),
+                ("pgd_linf-eps0.5", 0.5, 2 / 3),
+            )
+        ),
     ]
     table = build_table(records, summaries={})
     assert table.header == [
@@ -62,8 +56,9 @@ def test_float_first_and_eps_columns_in_numeric_order() -> None:
     assert table.rows[1][:4] == ["resnet18", "lsq", "4", "50.0"]
 
 
-def test_compact_table_drops_families_with_many_columns() -> None:
-    records = [_record("fp32", None, "natural", f"snow-s{s}", accuracy=0.5) for s in range(1, 6)]
-    records.append(_record("fp32", None, "clean", "clean", accuracy=0.75))
+def test_compact_table_drops_families_with_many_columns(make_record: MakeRecord) -> None:
+    """A family with more cell columns than max_cell_columns keeps only its summaries."""
+    records = [make_record(family="natural", noise=f"snow-s{s}") for s in range(1, 6)]
+    records.append(make_record(accuracy=0.75))
     table = build_table(records, summaries={}, max_cell_columns=3)
     assert table.header == ["arch", "quantizer", "bits", "clean", "flags"]

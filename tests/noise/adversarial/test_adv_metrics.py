@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
 from hypothesis import given
@@ -20,6 +22,9 @@ from robustmq.noise.adversarial import (
 from robustmq.noise.adversarial.masking import BUDGET_NONMONOTONIC
 from robustmq.noise.adversarial.summary import summarize_adversarial
 from robustmq.results.record import Record, pack_correct
+
+MakeRecord = Callable[..., Record]
+Attacked = Callable[..., Record]
 
 bools = st.lists(st.booleans(), min_size=1, max_size=40)
 
@@ -99,61 +104,61 @@ class TestCells:
             make_attack("pgd_linf", -1, 10)
 
 
-def _record(
-    noise: str,
-    eps: float,
-    correct: list[bool],
-    clean: list[bool],
-    indices: list[int],
-    diagnostic: bool = False,
-) -> Record:
-    c = torch.tensor(correct)
-    return Record(
-        cell=f"resnet18-lsq-4bit-{noise}",
-        arch="resnet18",
-        quantizer="lsq",
-        bits=4,
-        family="adversarial",
-        noise=noise,
-        params={"attack": noise.split("-")[0], "eps": eps, "diagnostic": diagnostic},
-        metrics={"robust_accuracy": float(c.float().mean())},
-        n_samples=len(correct),
-        correct=pack_correct(c),
-        seed=0,
-        settings={
-            "adversarial": {
-                "sample_indices": indices,
-                "clean_correct": pack_correct(torch.tensor(clean)),
-            }
-        },
-        checkpoint_sha256=None,
-        versions={},
-        device="cpu",
-        duration_s=0.0,
-    )
+@pytest.fixture(scope="session")
+def attacked(make_record: MakeRecord) -> Attacked:
+    """``attacked(noise, eps, correct, clean, indices, diagnostic=False)``: a cell of
+    resnet18-lsq-4bit that attacked the samples ``indices`` (``clean``: their clean correctness)."""
+
+    def build(
+        noise: str,
+        eps: float,
+        correct: list[bool],
+        clean: list[bool],
+        indices: list[int],
+        diagnostic: bool = False,
+    ) -> Record:
+        return make_record(
+            "resnet18",
+            "lsq",
+            4,
+            "adversarial",
+            noise,
+            None,
+            metrics={"robust_accuracy": sum(correct) / len(correct)},
+            correct=correct,
+            params={"attack": noise.split("-")[0], "eps": eps, "diagnostic": diagnostic},
+            settings={
+                "adversarial": {
+                    "sample_indices": indices,
+                    "clean_correct": pack_correct(torch.tensor(clean)),
+                }
+            },
+        )
+
+    return build
 
 
 class TestSummary:
-    def test_wcar_over_the_common_samples(self) -> None:
+    def test_wcar_over_the_common_samples(self, attacked: Attacked) -> None:
         """WCAR is per-sample worst case on the samples every cell attacked; sanity left out."""
         clean = [True, True, True, False]
         records = [
-            _record("pgd_linf-eps0.5", 0.002, [True, True, False, False], clean, [0, 1, 2, 3]),
-            _record("pgd_linf-eps2", 0.008, [True, False, False, False], clean, [0, 1, 2, 3]),
-            _record("autoattack_linf-eps0.5", 0.002, [True, False], [True, True], [0, 2]),
-            _record("pgd_linf-eps64", 0.25, [False] * 4, clean, [0, 1, 2, 3], diagnostic=True),
+            attacked("pgd_linf-eps0.5", 0.002, [True, True, False, False], clean, [0, 1, 2, 3]),
+            attacked("pgd_linf-eps2", 0.008, [True, False, False, False], clean, [0, 1, 2, 3]),
+            attacked("autoattack_linf-eps0.5", 0.002, [True, False], [True, True], [0, 2]),
+            attacked("pgd_linf-eps64", 0.25, [False] * 4, clean, [0, 1, 2, 3], diagnostic=True),
         ]
         summary = summarize_adversarial(records, records)
         # common samples 0 and 2 (both clean-correct): 0 survives everything, 2 does not
         assert summary.values == {"wcar": 0.5}
         assert summary.flags == []
 
-    def test_budget_nonmonotonic_flag(self) -> None:
+    def test_budget_nonmonotonic_flag(self, attacked: Attacked) -> None:
         """Robust accuracy rising with eps for one attack raises the model-level flag."""
         clean = [True, True]
         records = [
-            _record("fgsm_linf-eps0.5", 0.002, [True, False], clean, [0, 1]),
-            _record("fgsm_linf-eps2", 0.008, [True, True], clean, [0, 1]),
+            attacked("fgsm_linf-eps0.5", 0.002, [True, False], clean, [0, 1]),
+            attacked("fgsm_linf-eps2", 0.008, [True, True], clean, [0, 1]),
         ]
         assert summarize_adversarial(records, records).flags == [BUDGET_NONMONOTONIC]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -11,6 +13,9 @@ from robustmq.noise.natural.corruptions import SEVERITIES, corruption_names
 from robustmq.noise.natural.summary import summarize_natural
 from robustmq.results.record import Record
 from robustmq.results.summary import SUMMARIZERS, summarize
+
+MakeRecord = Callable[..., Record]
+NaturalRecords = Callable[[str, dict[tuple[str, int], float]], list[Record]]
 
 GAUSS = {
     ("gaussian_noise", s): a for s, a in zip(SEVERITIES, [0.9, 0.8, 0.7, 0.6, 0.5], strict=True)
@@ -71,30 +76,27 @@ class TestMetrics:
         assert 0.0 <= metrics.mnr(acc) <= 1.0  # type: ignore[operator]
 
 
-def _record(model: str, corruption: str, severity: int, accuracy: float) -> Record:
-    arch, quantizer, *bits = model.split("-")
-    return Record(
-        cell=f"{model}-{corruption}-s{severity}",
-        arch=arch,
-        quantizer=quantizer,
-        bits=int(bits[0].removesuffix("bit")) if bits else None,
-        family="natural",
-        noise=f"{corruption}-s{severity}",
-        params={"corruption": corruption, "severity": severity},
-        metrics={"accuracy": accuracy},
-        n_samples=10,
-        correct="",
-        seed=0,
-        settings={},
-        checkpoint_sha256=None,
-        versions={},
-        device="cpu",
-        duration_s=0.0,
-    )
+@pytest.fixture(scope="session")
+def natural_records(make_record: MakeRecord) -> NaturalRecords:
+    """``natural_records(model, {(corruption, severity): accuracy})``: natural records of
+    ``model`` (``arch-fp32`` or ``arch-quantizer-<bits>bit``)."""
 
+    def build(model: str, accuracies: dict[tuple[str, int], float]) -> list[Record]:
+        arch, quantizer, *bits = model.split("-")
+        return [
+            make_record(
+                arch,
+                quantizer,
+                int(bits[0].removesuffix("bit")) if bits else None,
+                "natural",
+                f"{corruption}-s{severity}",
+                accuracy,
+                params={"corruption": corruption, "severity": severity},
+            )
+            for (corruption, severity), accuracy in accuracies.items()
+        ]
 
-def _records(model: str, accuracies: dict[tuple[str, int], float]) -> list[Record]:
-    return [_record(model, c, s, a) for (c, s), a in accuracies.items()]
+    return build
 
 
 class TestSummary:
@@ -102,11 +104,11 @@ class TestSummary:
         """The summarizer is registered under the family name."""
         assert SUMMARIZERS.get("natural") is summarize_natural
 
-    def test_values_of_quantized_and_float_models(self) -> None:
+    def test_values_of_quantized_and_float_models(self, natural_records: NaturalRecords) -> None:
         """mNR, mCE, rel_mCE and group means; rel_mCE of the float model is 1; partial flag."""
-        quant = _records("resnet18-lsq-4bit", MODEL)
-        floats = _records("resnet18-fp32", FLOAT)
-        other = _records("resnet50-fp32", {k: 0.1 for k in FLOAT})  # another arch: ignored
+        quant = natural_records("resnet18-lsq-4bit", MODEL)
+        floats = natural_records("resnet18-fp32", FLOAT)
+        other = natural_records("resnet50-fp32", {k: 0.1 for k in FLOAT})  # another arch: ignored
         everything = quant + floats + other
         summary = summarize_natural(quant, everything)
         assert summary.values == pytest.approx(
@@ -122,10 +124,10 @@ class TestSummary:
         assert summarize_natural(floats, everything).values["rel_mce"] == pytest.approx(1.0)
         assert "rel_mce" not in summarize_natural(quant, quant).values
 
-    def test_full_grid_is_not_partial(self) -> None:
+    def test_full_grid_is_not_partial(self, natural_records: NaturalRecords) -> None:
         """With all 15 x 5 cells there is no partial flag; summarize() merges it by model."""
         full = {(c, s): 0.5 for c in corruption_names() for s in SEVERITIES}
-        records = _records("resnet18-fp32", full)
+        records = natural_records("resnet18-fp32", full)
         summary = summarize(records)["resnet18-fp32"]
         assert summary.flags == []
         assert summary.values["mnr"] == pytest.approx(0.5)
@@ -133,6 +135,7 @@ class TestSummary:
             sum(0.5 / e for e in metrics.ALEXNET_ERRORS.values()) / 15
         )
 
-    def test_no_natural_records_no_summary(self) -> None:
+    def test_no_natural_records_no_summary(self, natural_records: NaturalRecords) -> None:
         """A model without natural cells gets an empty natural summary."""
-        assert summarize_natural(_records("resnet18-fp32", {("snow", 1): 0.5}), []).values == {}
+        records = natural_records("resnet18-fp32", {("snow", 1): 0.5})
+        assert summarize_natural(records, []).values == {}

@@ -4,34 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[3] / "benchmarks" / "test_natural.py"
 CELLS = "resnet18 and (fp32 or lsq-4bit) and (impulse_noise or pixelate)"
 N = 10  # images: 10 x 10 sets stays under the pool threshold (generated in the cell's process)
+RunBench = Any  # the ``run_bench`` fixture of tests/conftest.py
 
 
-def _collected(pytester: pytest.Pytester, *args: str) -> list[str]:
-    pytester.makepyfile(test_natural=BENCH.read_text())
-    result = pytester.runpytest("--collect-only", "-q", "-p", "no:cacheprovider", *args)
-    return [line.split("[", 1)[1].rstrip("]") for line in result.outlines if "::" in line]
-
-
-def _run(pytester: pytest.Pytester, assets: dict[str, Path], *args: str) -> pytest.RunResult:
-    pytester.makepyfile(test_natural=BENCH.read_text())
-    return pytester.runpytest_subprocess(
-        "-p",
-        "no:cacheprovider",
-        f"--rmq-data-root={assets['data']}",
-        f"--rmq-checkpoints={assets['ckpt']}",
-        f"--rmq-n-samples={N}",
-        "--rmq-device=cpu",
-        "--rmq-output=out",
-        "-k",
-        CELLS,
-        *args,
-    )
+@pytest.fixture
+def bench_files() -> tuple[str, ...]:
+    """``run_bench`` works on the natural cells."""
+    return ("test_natural",)
 
 
 def _sidecars(home: Path) -> dict[str, dict[str, object]]:
@@ -39,34 +24,29 @@ def _sidecars(home: Path) -> dict[str, dict[str, object]]:
 
 
 class TestCollection:
-    def test_ids_and_markers(self, pytester: pytest.Pytester) -> None:
+    def test_ids_and_markers(self, run_bench: RunBench) -> None:
         """52 x 15 x 5 cells named model-corruption-sS, marked natural and with their group."""
-        everything = _collected(pytester)
+        everything = run_bench.cells()
         assert len(everything) == 3900
         assert "resnet50-pact-4bit-impulse_noise-s3" in everything
         assert "mobilenet_v2-fp32-jpeg_compression-s5" in everything
         for group, n in (("noise", 3), ("blur", 4), ("weather", 4), ("digital", 4)):
-            assert len(_collected(pytester, "-m", f"natural and {group}")) == 52 * n * 5
-        picked = _collected(pytester, "-k", "resnet50 and (pact or lsq) and impulse_noise")
+            assert len(run_bench.cells("-m", f"natural and {group}")) == 52 * n * 5
+        picked = run_bench.cells("-k", "resnet50 and (pact or lsq) and impulse_noise")
         assert len(picked) == 40
 
 
+@pytest.mark.slow
 class TestRun:
     def test_records_summary_table_and_sharing(
-        self,
-        pytester: pytest.Pytester,
-        assets: dict[str, Path],
-        monkeypatch: pytest.MonkeyPatch,
-        tmp_path: Path,
+        self, run_bench: RunBench, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     ) -> None:
         """20 cells: records, mNR/mCE/rel_mCE, the table; 10 sets made once, reused by -n 2."""
         home = tmp_path / "home"
         monkeypatch.setenv("ROBUSTMQ_HOME", str(home))
-        monkeypatch.setenv("OMP_NUM_THREADS", "1")  # tiny models: threads only add contention
-        result = _run(pytester, assets)
-        result.assert_outcomes(passed=20)
-        data = json.loads((pytester.path / "out" / "results.json").read_text())
-        records = {r["cell"]: r for r in data["results"]}
+        run = run_bench("-k", CELLS, n_samples=N)
+        run.result.assert_outcomes(passed=20)
+        data, records = run.data, run.records
         assert len(records) == 20
         r = records["resnet18-lsq-4bit-impulse_noise-s3"]
         assert r["family"] == "natural"
@@ -101,12 +81,12 @@ class TestRun:
             ]
             assert values["mnr"] == pytest.approx(sum(mine) / 10)
         assert summaries["resnet18-fp32"]["values"]["rel_mce"] == pytest.approx(1.0)
-        result.stdout.fnmatch_lines(["arch*impulse_noise-s1*pixelate-s5*mnr*mce*rel_mce*"])
+        run.result.stdout.fnmatch_lines(["arch*impulse_noise-s1*pixelate-s5*mnr*mce*rel_mce*"])
 
         # a second run with two xdist workers: the same numbers, and nothing generated again
-        _run(pytester, assets, "-n", "2").assert_outcomes(passed=20)
-        again = json.loads((pytester.path / "out" / "results.json").read_text())
-        for rec in again["results"]:
+        again = run_bench("-k", CELLS, "-n", "2", n_samples=N)
+        again.result.assert_outcomes(passed=20)
+        for rec in again.data["results"]:
             assert rec["metrics"] == records[rec["cell"]]["metrics"]
             assert rec["correct"] == records[rec["cell"]]["correct"]
         assert _sidecars(home) == sidecars  # same files, same builder pid: reused, not rebuilt

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -13,32 +14,13 @@ from robustmq.exceptions import InvalidOptionError
 from robustmq.noise.systematic.metrics import accs, variant_metrics, variant_ranking
 from robustmq.noise.systematic.summary import PARTIAL_FLAG
 from robustmq.noise.systematic.variants import list_variants
-from robustmq.results.record import Record, pack_correct
+from robustmq.results.record import Record
 from robustmq.results.summary import SUMMARIZERS, summarize
+
+MakeRecord = Callable[..., Record]
 
 fractions = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
 accuracy_lists = st.lists(fractions, min_size=1, max_size=14)
-
-
-def _record(noise: str, accuracy: float, family: str = "systematic", bits: int = 4) -> Record:
-    return Record(
-        cell=f"resnet18-lsq-{bits}bit-{noise}",
-        arch="resnet18",
-        quantizer="lsq",
-        bits=bits,
-        family=family,
-        noise=noise,
-        params={},
-        metrics={"accuracy": accuracy},
-        n_samples=1,
-        correct=pack_correct(torch.tensor([True])),
-        seed=0,
-        settings={},
-        checkpoint_sha256=None,
-        versions={},
-        device="cpu",
-        duration_s=0.0,
-    )
 
 
 class TestHandComputed:
@@ -108,26 +90,31 @@ class TestProperties:
 
 
 class TestSummary:
-    def test_registered_and_over_all_fourteen(self) -> None:
+    def test_registered_and_over_all_fourteen(self, make_record: MakeRecord) -> None:
         """The 'systematic' summarizer gives accs/std/range over the 14 cells, no flag."""
         assert "systematic" in SUMMARIZERS
         values = [0.5 + 0.01 * i for i in range(14)]
-        records = [_record(n, v) for n, v in zip(list_variants(), values, strict=True)]
-        records.append(_record("clean", 0.99, family="clean"))
+        records = [
+            make_record("resnet18", "lsq", 4, "systematic", name, value)
+            for name, value in zip(list_variants(), values, strict=True)
+        ]
+        records.append(make_record("resnet18", "lsq", 4, accuracy=0.99))
         summary = summarize(records)["resnet18-lsq-4bit"]
         assert summary.values["accs"] == pytest.approx(sum(values) / 14)
         assert summary.values["accs_range"] == pytest.approx(0.13)
         assert summary.values["accs_std"] == pytest.approx(accs(values)["accs_std"])
         assert PARTIAL_FLAG not in summary.flags
 
-    def test_partial_set_is_flagged(self) -> None:
+    def test_partial_set_is_flagged(self, make_record: MakeRecord) -> None:
         """A model with only some variants in the run gets the accs_partial flag."""
-        summary = SUMMARIZERS.get("systematic")([_record("resize_pil_nearest", 0.4)], [])
+        record = make_record("resnet18", "lsq", 4, "systematic", "resize_pil_nearest", 0.4)
+        summary = SUMMARIZERS.get("systematic")([record], [])
         assert summary.values == {"accs": 0.4, "accs_std": 0.0, "accs_range": 0.0}
         assert summary.flags == [PARTIAL_FLAG]
 
-    def test_no_systematic_records_no_values(self) -> None:
+    def test_no_systematic_records_no_values(self, make_record: MakeRecord) -> None:
         """A model without systematic cells gets an empty summary from this family."""
-        summary = SUMMARIZERS.get("systematic")([_record("clean", 0.9, family="clean")], [])
+        record = make_record("resnet18", "lsq", 4, accuracy=0.9)
+        summary = SUMMARIZERS.get("systematic")([record], [])
         assert summary.values == {}
         assert summary.flags == []
