@@ -1,18 +1,21 @@
-"""The regression gate's rule: direction-aware, max(tolerance, z x standard error)."""
+"""The regression gate's rule: max(tolerance, z x standard error), in each metric's declared
+direction (diagnostics never gated)."""
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import robustmq.noise  # noqa: F401  (registers the built-in families)
 from robustmq.benchmark.gate import Baseline, allowed_drop, regressions
 from robustmq.exceptions import InvalidOptionError
+from robustmq.results.family import FAMILIES, Family, Metric, register_family
 from robustmq.results.record import Record
 
 MakeRecord = Callable[..., Record]
@@ -50,13 +53,69 @@ def test_a_drop_within_the_standard_error_passes(tmp_path: Path, make_record: Ma
     assert regressions(make_record(accuracy=0.86, n=50), base, tolerance_pp=1.0, z=3.0) == []
 
 
+@pytest.fixture
+def error_family() -> Iterator[str]:
+    """A family registered for the test whose ``error`` metric is declared lower-is-better."""
+
+    class ErrorFamily(Family):
+        name = "gate_test_error"
+        metrics = (Metric("error", "top-1 error", direction="lower"),)
+
+    register_family(ErrorFamily(), replace=True)
+    yield ErrorFamily.name
+    FAMILIES.unregister(ErrorFamily.name)
+
+
 def test_lower_is_better_metrics_fail_when_they_rise(
+    tmp_path: Path, make_record: MakeRecord, error_family: str
+) -> None:
+    """A metric declared lower-is-better regresses when it rises, and the message says so."""
+    error = {"family": error_family, "accuracy": None, "n": 100}
+    base = _baseline(tmp_path, make_record(**error, metrics={"error": 0.1}))
+    found = regressions(make_record(**error, metrics={"error": 0.6}), base, 1.0, 0.0)
+    assert [(r.metric, r.lower_is_better) for r in found] == [("error", True)]
+    assert "error rose from 10.00 %" in found[0].message()
+    assert regressions(make_record(**error, metrics={"error": 0.0}), base, 1.0, 0.0) == []
+
+
+def _adversarial(make_record: MakeRecord, **metrics: float) -> Record:
+    return make_record(
+        family="adversarial", noise="pgd_linf-eps2", accuracy=None, n=100, metrics=metrics
+    )
+
+
+@pytest.mark.parametrize("after", [0.0, 1.0])
+def test_a_diagnostic_moving_either_way_never_regresses(
+    tmp_path: Path, make_record: MakeRecord, after: float
+) -> None:
+    """``zero_grad_fraction`` (a diagnostic) is not gated, whichever way it moves."""
+    before = _adversarial(make_record, robust_accuracy=0.5, zero_grad_fraction=0.5)
+    new = _adversarial(make_record, robust_accuracy=0.5, zero_grad_fraction=after)
+    assert regressions(new, _baseline(tmp_path, before), tolerance_pp=1.0, z=0.0) == []
+
+
+def test_a_headline_metric_falling_past_the_margin_regresses(
     tmp_path: Path, make_record: MakeRecord
 ) -> None:
-    """A lower-is-better metric regresses when it rises."""
-    base = _baseline(tmp_path, make_record(n=100, metrics={"error": 0.1}))
-    found = regressions(make_record(n=100, metrics={"error": 0.6}), base, tolerance_pp=1.0, z=0.0)
-    assert [r.metric for r in found] == ["error"]
+    """``robust_accuracy`` (headline, higher is better) fails when it falls by more than allowed."""
+    base = _baseline(tmp_path, _adversarial(make_record, robust_accuracy=0.5, ar=0.6))
+    new = _adversarial(make_record, robust_accuracy=0.4, ar=0.6)
+    found = regressions(new, base, tolerance_pp=1.0, z=0.0)
+    assert [(r.metric, r.lower_is_better) for r in found] == [("robust_accuracy", False)]
+    assert "robust_accuracy fell from 50.00 %" in found[0].message()
+
+
+def test_every_built_in_metric_declares_a_direction_and_role() -> None:
+    """Every built-in family declares its metrics; exactly the diagnostics are left ungated."""
+    declared = {
+        (family, m.name): (m.direction, m.gated)
+        for family in FAMILIES.names()
+        for m in FAMILIES.get(family).metrics
+    }
+    assert declared[("adversarial", "zero_grad_fraction")] == ("lower", False)
+    assert declared[("adversarial", "robust_accuracy")] == ("higher", True)
+    assert declared[("systematic", "accuracy")] == ("higher", True)
+    assert all(direction in ("higher", "lower") for direction, _ in declared.values())
 
 
 def test_cells_missing_from_the_baseline_are_not_checked(

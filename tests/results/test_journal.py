@@ -26,16 +26,31 @@ def test_a_missing_journal_is_empty(tmp_path: Path) -> None:
 
 
 def test_the_key_follows_what_changes_numbers_only() -> None:
+    """Neutral settings and the GPU index leave the key alone; the rest changes it."""
     settings = {"profile": "synthetic", "n_samples": 100, "seed": 0, "output": "a", "device": "cpu"}
-    key = cell_key("test_clean", "resnet18-fp32", settings, "abc")
-    assert key == cell_key("test_clean", "resnet18-fp32", {**settings, "output": "b"}, "abc")
-    assert key != cell_key("test_clean", "resnet18-fp32", {**settings, "n_samples": 50}, "abc")
-    assert key != cell_key("test_clean", "resnet18-fp32", settings, "abd")
-    assert key != cell_key("test_clean", "resnet18-lsq-4bit", settings, "abc")
+    neutral = {"output"}
+
+    def key(test: str, param: str, values: dict[str, object], sha: str | None) -> str:
+        return cell_key(test, param, values, sha, neutral)
+
+    first = key("test_clean", "resnet18-fp32", settings, "abc")
+    assert first == key("test_clean", "resnet18-fp32", {**settings, "output": "b"}, "abc")
+    assert first != key("test_clean", "resnet18-fp32", {**settings, "n_samples": 50}, "abc")
+    assert first != key("test_clean", "resnet18-fp32", settings, "abd")
+    assert first != key("test_clean", "resnet18-lsq-4bit", settings, "abc")
     cuda = {**settings, "device": "cuda:0"}
-    assert cell_key("t", "c", cuda, None) == cell_key(
-        "t", "c", {**settings, "device": "cuda:1"}, None
-    )
+    assert key("t", "c", cuda, None) == key("t", "c", {**settings, "device": "cuda:1"}, None)
+
+
+def test_the_neutral_settings_are_the_declared_ones() -> None:
+    """The harness's and the families' options declared neutral, and only those."""
+    import robustmq.noise  # noqa: F401  (registers the built-in families)
+    from robustmq.benchmark.options import neutral_settings
+
+    assert neutral_settings() == {
+        *("output", "strict", "resume", "baseline", "save_baseline", "tolerance", "z"),
+        "fail_on_masking",
+    }
 
 
 def test_checkpoint_digest_is_the_file_sha256(tmp_path: Path) -> None:

@@ -8,11 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import robustmq.noise  # noqa: F401  (registers the built-in families)
 from robustmq.noise.natural import metrics
 from robustmq.noise.natural.corruptions import SEVERITIES, corruption_names
 from robustmq.noise.natural.summary import summarize_natural
+from robustmq.results.family import FAMILIES
 from robustmq.results.record import Record
-from robustmq.results.summary import SUMMARIZERS, summarize
+from robustmq.results.summary import summarize
 
 MakeRecord = Callable[..., Record]
 NaturalRecords = Callable[[str, dict[tuple[str, int], float]], list[Record]]
@@ -100,9 +102,12 @@ def natural_records(make_record: MakeRecord) -> NaturalRecords:
 
 
 class TestSummary:
-    def test_registered(self) -> None:
-        """The summarizer is registered under the family name."""
-        assert SUMMARIZERS.get("natural") is summarize_natural
+    def test_the_family_summarizes(self, natural_records: NaturalRecords) -> None:
+        """The registered natural family's summary is :func:`summarize_natural`'s."""
+        quant = natural_records("resnet18-lsq-4bit", MODEL)
+        everything = quant + natural_records("resnet18-fp32", FLOAT)
+        family = FAMILIES.get("natural").summarize(quant, everything)
+        assert family == summarize_natural(quant, everything)
 
     def test_values_of_quantized_and_float_models(self, natural_records: NaturalRecords) -> None:
         """mNR, mCE, rel_mCE and group means; rel_mCE of the float model is 1; partial flag."""

@@ -10,12 +10,14 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+import robustmq.noise  # noqa: F401  (registers the built-in families)
 from robustmq.exceptions import InvalidOptionError
 from robustmq.noise.systematic.metrics import accs, variant_metrics, variant_ranking
 from robustmq.noise.systematic.summary import PARTIAL_FLAG
 from robustmq.noise.systematic.variants import list_variants
+from robustmq.results.family import FAMILIES
 from robustmq.results.record import Record
-from robustmq.results.summary import SUMMARIZERS, summarize
+from robustmq.results.summary import summarize
 
 MakeRecord = Callable[..., Record]
 
@@ -91,8 +93,8 @@ class TestProperties:
 
 class TestSummary:
     def test_registered_and_over_all_fourteen(self, make_record: MakeRecord) -> None:
-        """The 'systematic' summarizer gives accs/std/range over the 14 cells, no flag."""
-        assert "systematic" in SUMMARIZERS
+        """The systematic family's summary gives accs/std/range over the 14 cells, no flag."""
+        assert "systematic" in FAMILIES
         values = [0.5 + 0.01 * i for i in range(14)]
         records = [
             make_record("resnet18", "lsq", 4, "systematic", name, value)
@@ -108,13 +110,13 @@ class TestSummary:
     def test_partial_set_is_flagged(self, make_record: MakeRecord) -> None:
         """A model with only some variants in the run gets the accs_partial flag."""
         record = make_record("resnet18", "lsq", 4, "systematic", "resize_pil_nearest", 0.4)
-        summary = SUMMARIZERS.get("systematic")([record], [])
+        summary = FAMILIES.get("systematic").summarize([record], [])
         assert summary.values == {"accs": 0.4, "accs_std": 0.0, "accs_range": 0.0}
         assert summary.flags == [PARTIAL_FLAG]
 
     def test_no_systematic_records_no_values(self, make_record: MakeRecord) -> None:
         """A model without systematic cells gets an empty summary from this family."""
         record = make_record("resnet18", "lsq", 4, accuracy=0.9)
-        summary = SUMMARIZERS.get("systematic")([record], [])
+        summary = FAMILIES.get("systematic").summarize([record], [])
         assert summary.values == {}
         assert summary.flags == []
