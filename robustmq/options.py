@@ -9,7 +9,7 @@ settings stored in every record agree on names, defaults and meaning.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -110,6 +110,3 @@ ZOO_ROOT = Option(
 )
 DEVICE = Option("device", "auto", "torch device (default: auto = cuda when present, else cpu)")
 SEED = Option("seed", 0, "seed of every random choice (default: 0)", kind=int)
-
-#: Shared options, in the order they are listed.
-SHARED: Sequence[Option] = (PROFILE, DATA_ROOT, ZOO_ROOT, DEVICE, SEED)
