@@ -13,7 +13,7 @@ SMALL = "resnet18 and (fp32 or (lsq and 4bit) or (dorefa and 2bit))"
 RECORD_KEYS = {
     "cell", "arch", "quantizer", "bits", "family", "noise", "params", "metrics", "n_samples",
     "correct", "seed", "settings", "checkpoint_sha256", "versions", "device", "duration_s", "flags",
-    "schema",
+    "intervals", "schema",
 }
 # fmt: on
 RunBench = Any  # the ``run_bench`` fixture of tests/conftest.py

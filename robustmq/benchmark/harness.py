@@ -31,6 +31,7 @@ from robustmq.results.family import (
     ModelUnavailableError,
     Outcome,
 )
+from robustmq.results.intervals import wilson
 from robustmq.results.record import Record, library_versions, pack_correct, sample_ids_digest
 
 __all__ = ["CellRun", "FamilyContractError", "cell_params", "family_of", "spec_of"]
@@ -231,4 +232,22 @@ class CellRun:
             device=str(self.device),
             duration_s=round(time.perf_counter() - self._start, 4),
             flags=all_flags,
+            intervals=_intervals(family, outcome),
         )
+
+
+def _intervals(family: str, outcome: Outcome) -> dict[str, list[float]]:
+    """95 % Wilson intervals of the family's headline metrics: from ``outcome.counts``, else from
+    ``correct`` where the metric is its mean (a metric that is neither gets none)."""
+    if family not in FAMILIES:
+        return {}
+    n = int(outcome.correct.numel())
+    k = int(outcome.correct.sum())
+    result: dict[str, list[float]] = {}
+    for name in FAMILIES.get(family).headline:
+        counts = outcome.counts.get(name)
+        if counts is None and n and outcome.metrics.get(name) == k / n:
+            counts = (k, n)
+        if counts is not None:
+            result[name] = list(wilson(*counts))
+    return result

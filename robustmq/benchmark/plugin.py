@@ -256,6 +256,7 @@ class _ReportHooks:
             collector.records.values(),
             collector.summaries or None,
             max_cell_columns=_TERMINAL_CELL_COLUMNS,
+            intervals="compact",
         )
         for line in render_text(table):
             terminalreporter.write_line(line)

@@ -61,7 +61,9 @@ def render_report(
     Families with more than ``max_cell_columns`` cell columns show their summaries only.
     """
     summaries = run.summaries() if summaries is None else summaries
-    table = build_table(run.records, summaries, max_cell_columns=max_cell_columns)
+    table = build_table(
+        run.records, summaries, max_cell_columns=max_cell_columns, intervals="compact"
+    )
     lines = [run_label(run)]
     previous = None
     for row, line in zip([None, None, *table.rows], render_text(table), strict=True):

@@ -129,7 +129,8 @@ class Outcome:
     ``correct`` is per-sample correctness over the evaluated samples: the run's clean evaluation
     set unless ``sample_ids`` names the family's own set (the harness stores its digest and sends
     the ids once per run). ``provenance`` is merged into the record's settings. ``failure`` (after
-    the record is kept) fails the cell with that message.
+    the record is kept) fails the cell with that message. The harness gives every headline metric
+    a 95 % Wilson interval from ``counts`` or, by default, from ``correct``.
     """
 
     metrics: dict[str, float]
@@ -139,6 +140,9 @@ class Outcome:
     provenance: dict[str, Any] = field(default_factory=dict)
     sample_ids: Sequence[str] | None = None
     failure: str | None = None
+    #: ``{metric: (successes, trials)}`` of headline proportions that are not the mean of
+    #: ``correct`` (AR counts over the clean-correct samples); the harness derives the others.
+    counts: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 class ModelUnavailableError(RobustMQError):

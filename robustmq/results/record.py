@@ -4,9 +4,9 @@ JSON keys: ``cell``, ``arch``, ``quantizer`` (``fp32`` for float), ``bits`` (nul
 ``family``, ``noise``, ``params``, ``metrics`` (fractions in [0, 1]), ``n_samples``, ``correct``
 (per-sample correctness, bit-packed and base64-encoded, sample order = ``settings.sample_ids``
 order), ``seed``, ``settings``, ``checkpoint_sha256``, ``versions``, ``device``, ``duration_s``,
-``flags``, ``schema`` (:data:`SCHEMA_VERSION`). :func:`normalize_record` reads older records: a
-record without ``schema`` is version 1 (the same fields; optional ones may be missing, a float
-model may carry ``bits: 32``).
+``flags``, ``intervals`` (``{metric: [low, high]}``, 95 %), ``schema`` (:data:`SCHEMA_VERSION`).
+:func:`normalize_record` reads older records: a record without ``schema`` is version 1 (optional
+fields may be missing, a float model may carry ``bits: 32``); versions 1 and 2 have no intervals.
 """
 
 from __future__ import annotations
@@ -63,8 +63,9 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-#: Version of the record's JSON form. 1: no ``schema`` key; 2: ``schema`` added (same fields).
-SCHEMA_VERSION = 2
+#: Version of the record's JSON form. 1: no ``schema`` key; 2: ``schema`` added (same fields);
+#: 3: ``intervals`` (95 % intervals of the headline metrics) added.
+SCHEMA_VERSION = 3
 
 #: Fields a version-1 writer could leave out, and what they mean when absent.
 _OPTIONAL: dict[str, Any] = {
@@ -75,6 +76,7 @@ _OPTIONAL: dict[str, Any] = {
     "device": "",
     "duration_s": 0.0,
     "flags": [],
+    "intervals": {},
 }
 
 
@@ -120,6 +122,8 @@ class Record:
     device: str
     duration_s: float
     flags: list[str] = field(default_factory=list)
+    #: 95 % interval ``[low, high]`` of each headline metric (Wilson score for a proportion).
+    intervals: dict[str, list[float]] = field(default_factory=dict)
     schema: int = SCHEMA_VERSION
 
     @property

@@ -45,11 +45,14 @@ def atomic_write(path: Path, text: str) -> None:
 
 
 def records_csv(records: Sequence[Record]) -> str:
-    """CSV text: fixed columns, then one ``metric.<name>`` column per metric present."""
+    """CSV text: fixed columns, one ``metric.<name>`` column per metric present, then
+    ``interval.<name>.low`` / ``.high`` per metric with a 95 % interval."""
     metric_names = sorted({m for r in records for m in r.metrics})
+    bounded = sorted({m for r in records for m in r.intervals})
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(_CSV_FIXED + [f"metric.{m}" for m in metric_names])
+    ends = [f"interval.{m}.{end}" for m in bounded for end in ("low", "high")]
+    writer.writerow(_CSV_FIXED + [f"metric.{m}" for m in metric_names] + ends)
     for r in records:
         row: list[Any] = [
             r.cell,
@@ -67,6 +70,7 @@ def records_csv(records: Sequence[Record]) -> str:
             ";".join(r.flags),
         ]
         row += [r.metrics.get(m, "") for m in metric_names]
+        row += [r.intervals[m][i] if m in r.intervals else "" for m in bounded for i in (0, 1)]
         writer.writerow(row)
     return buf.getvalue()
 

@@ -3,9 +3,10 @@
 Columns come from the records present: one per (family, noise) with its family's headline
 metrics (its declared :class:`~robustmq.results.family.Metric` s, in family order), then the
 per-model summaries of the noise families (WCAR, mNR, ACCs..., see :mod:`~.summary`),
-then the flags of the model's cells and of its summaries. Values are percentages with one decimal.
-Rendered as aligned text for the terminal and as Markdown. A compact table (``max_cell_columns``)
-drops the per-cell columns of a family that has more than that many, keeping its summaries.
+then the flags of the model's cells and of its summaries. Values are percentages with one
+decimal; a cell's headline metrics show their 95 % intervals where the record has them. Rendered
+as aligned text for the terminal and as Markdown. A compact table (``max_cell_columns``) drops the
+per-cell columns of a family that has more than that many, keeping its summaries.
 """
 
 from __future__ import annotations
@@ -54,13 +55,23 @@ def _header(family: str, noise: str) -> str:
     return noise + (known.header_suffix if known is not None else "")
 
 
-def _cell_text(r: Record) -> str:
+def _cell_text(r: Record, intervals: str) -> str:
     known = _family(r.family)
-    names = known.headline if known is not None else ()
-    values = [r.metrics[n] for n in names if n in r.metrics]
-    if not values:
-        values = list(r.metrics.values())[:1]
-    return "/".join(_percent(v) for v in values)
+    names = [n for n in (known.headline if known is not None else ()) if n in r.metrics]
+    if not names:
+        names = list(r.metrics)[:1]
+    return "/".join(_with_interval(r.metrics[n], r.intervals.get(n), intervals) for n in names)
+
+
+def _with_interval(value: float, interval: list[float] | None, style: str) -> str:
+    """``91.0 [88.2, 93.2]`` (full), ``91.0±2.6`` (compact: the wider side) or ``91.0`` (none)."""
+    text = _percent(value)
+    if interval is None or style == "none":
+        return text
+    low, high = interval
+    if style == "compact":
+        return f"{text}±{100 * max(value - low, high - value):.1f}"
+    return f"{text} [{_percent(low)}, {_percent(high)}]"
 
 
 def _percent(value: float | None) -> str:
@@ -71,8 +82,13 @@ def build_table(
     records: Iterable[Record],
     summaries: dict[str, ModelSummary] | None = None,
     max_cell_columns: int | None = None,
+    intervals: str = "full",
 ) -> Table:
-    """Pivot records into rows per model (summaries computed when not given)."""
+    """Pivot records into rows per model (summaries computed when not given).
+
+    ``intervals``: how a cell shows the 95 % intervals its record carries: ``full``
+    (``91.0 [88.2, 93.2]``), ``compact`` (``91.0±2.6``, the wider side) or ``none``.
+    """
     records = list(records)
     if summaries is None:
         summaries = summarize(records)
@@ -104,7 +120,7 @@ def build_table(
         flags: set[str] = set()
         for column in columns:
             cell = cells.get(column)
-            text = _cell_text(cell) if cell else ""
+            text = _cell_text(cell, intervals) if cell else ""
             if cell is not None and "not_converged" in cell.flags:
                 text = f"{text} NC"
             row.append(text)

@@ -232,6 +232,9 @@ class AdversarialFamily(Family):
             flags=flags,
             provenance={"adversarial": details},
             failure=failure,
+            counts={
+                "ar": (int((run.clean_correct & run.correct).sum()), int(run.clean_correct.sum()))
+            },
         )
 
     def summarize(self, own: Sequence[Record], every: Sequence[Record]) -> ModelSummary:
