@@ -5,9 +5,13 @@ A metric regresses when it moved in its bad direction by more than the allowed c
     allowed = max(tolerance_pp / 100, z * sqrt(p1 (1 - p1) / n1 + p2 (1 - p2) / n2))
 
 where p1, n1 are the baseline's value and sample count and p2, n2 the new ones (the binomial
-standard error of the difference of two accuracies). Each metric's bad direction comes from its
-family's declaration (:class:`~robustmq.results.family.Metric`): a metric declared ``higher`` is
-better fails when it falls, ``lower`` when it rises; diagnostics (``zero_grad_fraction``...) and
+standard error of the difference of two accuracies). Where both runs evaluated the same samples
+(same sample-set digest and count) and the metric is the share of correct samples, the test is
+paired instead: the drop must exceed the tolerance and the exact one-sided sign test on the
+discordant samples (b correct before and wrong now, c the reverse; P(X >= b) for X ~ Bin(b + c,
+1/2)) must fall below the one-sided normal tail of ``z`` (z = 3: p < 0.00135). Each metric's bad
+direction comes from its family's declaration (:class:`~robustmq.results.family.Metric`): a metric
+declared ``higher`` is better fails when it falls, ``lower`` when it rises; diagnostics and
 undeclared metrics are never gated, and an improvement never fails. Metrics or cells absent from
 the baseline are not checked.
 """
@@ -21,10 +25,11 @@ from pathlib import Path
 
 from robustmq.exceptions import InvalidOptionError
 from robustmq.results.family import metric_of
+from robustmq.results.intervals import share_counts
 from robustmq.results.record import Record
 from robustmq.results.storage import read_results
 
-__all__ = ["Baseline", "Regression", "allowed_drop", "regressions"]
+__all__ = ["Baseline", "Regression", "allowed_drop", "regressions", "sign_test"]
 
 
 @dataclass(frozen=True)
@@ -37,14 +42,25 @@ class Regression:
     value: float
     allowed: float
     lower_is_better: bool = False
+    #: paired test: (b, c) samples correct before and wrong now, and the reverse; its p-value.
+    flips: tuple[int, int] | None = None
+    p_value: float | None = None
 
     def message(self) -> str:
-        """A one-line explanation naming the cell, the metric, both values and the allowed drop."""
+        """A one-line explanation naming the cell, the metric, both values and the allowed drop
+        (for a paired test: how many samples flipped each way and the p-value)."""
         direction = "rose" if self.lower_is_better else "fell"
-        return (
+        text = (
             f"{self.cell}: {self.metric} {direction} from {100 * self.baseline:.2f} % (baseline) "
             f"to {100 * self.value:.2f} %, a change of {100 * abs(self.value - self.baseline):.2f}"
             f" points; allowed {100 * self.allowed:.2f} points"
+        )
+        if self.flips is None:
+            return text
+        b, c = self.flips
+        return (
+            f"{text}; on the same samples {b} went from correct to wrong and {c} from wrong to "
+            f"correct (exact one-sided sign test p = {self.p_value:.2g})"
         )
 
 
@@ -55,6 +71,30 @@ def allowed_drop(p1: float, n1: int, p2: float, n2: int, tolerance_pp: float, z:
         if n > 0 and 0.0 <= p <= 1.0:
             variance += p * (1.0 - p) / n
     return max(tolerance_pp / 100.0, z * math.sqrt(variance))
+
+
+def sign_test(b: int, c: int) -> float:
+    """Exact one-sided p of ``b`` losses against ``c`` gains: P(X >= b) for X ~ Bin(b + c, 1/2)."""
+    m = b + c
+    return sum(math.comb(m, i) for i in range(b, m + 1)) / 2**m if m else 1.0
+
+
+def _flips(old: Record, new: Record, name: str) -> tuple[int, int] | None:
+    """(b, c) when ``name`` is the share of correct samples of the same samples in both records."""
+    same = (
+        old.n_samples == new.n_samples > 0
+        and old.settings.get("sample_ids_sha256") is not None
+        and old.settings.get("sample_ids_sha256") == new.settings.get("sample_ids_sha256")
+        and old.params.get("n_samples") == new.params.get("n_samples")
+    )
+    if not same:
+        return None
+    before, after = old.correct_vector(), new.correct_vector()
+    if share_counts(old.metrics[name], before) is None:
+        return None
+    if share_counts(new.metrics[name], after) is None:
+        return None
+    return int((before & ~after).sum()), int((~before & after).sum())
 
 
 class Baseline:
@@ -94,8 +134,16 @@ def regressions(
             continue
         if not isinstance(before, (int, float)) or not isinstance(value, (int, float)):
             continue
+        lower = metric.direction == "lower"
+        worse = metric.worsened(before, value)
+        flips = None if lower else _flips(old, record, name)
+        if flips is not None:
+            p = sign_test(*flips)
+            allowed = tolerance_pp / 100.0
+            if worse > allowed + 1e-12 and p < 0.5 * math.erfc(z / math.sqrt(2)):
+                found.append(Regression(record.cell, name, before, value, allowed, lower, flips, p))
+            continue
         allowed = allowed_drop(before, old.n_samples, value, record.n_samples, tolerance_pp, z)
-        if metric.worsened(before, value) > allowed + 1e-12:
-            lower = metric.direction == "lower"
+        if worse > allowed + 1e-12:
             found.append(Regression(record.cell, name, float(before), float(value), allowed, lower))
     return found

@@ -31,7 +31,7 @@ from robustmq.results.family import (
     ModelUnavailableError,
     Outcome,
 )
-from robustmq.results.intervals import wilson
+from robustmq.results.intervals import share_counts, wilson
 from robustmq.results.record import Record, library_versions, pack_correct, sample_ids_digest
 
 __all__ = ["CellRun", "FamilyContractError", "cell_params", "family_of", "spec_of"]
@@ -241,13 +241,11 @@ def _intervals(family: str, outcome: Outcome) -> dict[str, list[float]]:
     ``correct`` where the metric is its mean (a metric that is neither gets none)."""
     if family not in FAMILIES:
         return {}
-    n = int(outcome.correct.numel())
-    k = int(outcome.correct.sum())
     result: dict[str, list[float]] = {}
     for name in FAMILIES.get(family).headline:
-        counts = outcome.counts.get(name)
-        if counts is None and n and outcome.metrics.get(name) == k / n:
-            counts = (k, n)
+        counts = outcome.counts.get(name) or share_counts(
+            outcome.metrics.get(name), outcome.correct
+        )
         if counts is not None:
             result[name] = list(wilson(*counts))
     return result

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["Z95", "wilson"]
+from torch import Tensor
+
+__all__ = ["Z95", "share_counts", "wilson"]
 
 #: The standard normal quantile of a two-sided 95 % interval.
 Z95 = 1.959963984540054
@@ -31,3 +33,13 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     low = 0.0 if k == 0 else max(0.0, centre - half)
     high = 1.0 if k == n else min(1.0, centre + half)
     return low, high
+
+
+def share_counts(value: object, correct: Tensor) -> tuple[int, int] | None:
+    """``(k, n)`` when ``value`` is the share of True in ``correct`` (to float32 precision, so a
+    ``tensor.float().mean()`` counts), else None (the value is some other quantity)."""
+    n = int(correct.numel())
+    k = int(correct.sum())
+    if n and isinstance(value, (int, float)) and abs(value - k / n) <= 1e-6:
+        return k, n
+    return None

@@ -12,6 +12,8 @@ pytestmark = pytest.mark.slow
 
 #: A toy family, registered by the test folder's conftest.py (no edit of robustmq/).
 TOY_FAMILY = """
+import torch
+
 from robustmq.options import Option
 from robustmq.predict import predict
 from robustmq.results.family import Family, FamilyCell, Metric, Outcome, register_family
@@ -26,6 +28,7 @@ class ToyFamily(Family):
         Option("toy_shift", 0.0, "added to every pixel (default: 0)", kind=float),
         Option("toy_headline", None, "report this headline value instead", kind=float),
         Option("toy_diagnostic", 0.5, "the diagnostic's value (default: 0.5)", kind=float),
+        Option("toy_wrong", -1, "make the first N samples wrong, the rest right", kind=int),
     )
     metrics = (
         Metric("toy_accuracy", "top-1 accuracy on shifted images"),
@@ -42,6 +45,9 @@ class ToyFamily(Family):
         shift = context.settings.option("toy_shift") * cell.data
         images = (data.images + shift).clamp(0, 1)
         correct = predict(model.model, images, 64, context.device) == data.labels
+        wrong = context.settings.option("toy_wrong")
+        if wrong >= 0:
+            correct = torch.arange(len(correct)) >= wrong
         headline = context.settings.option("toy_headline")
         value = float(correct.float().mean()) if headline is None else headline
         return Outcome(
@@ -142,3 +148,20 @@ def test_the_gate_reads_directions_from_declared_metrics(toy, pytester: pytest.P
     dropped.stdout.fnmatch_lines(["*toy_accuracy fell from 80.00 % (baseline) to 70.00 %*"])
     assert data is not None
     assert len(data["results"]) == 3
+
+
+def test_the_gate_pairs_the_same_samples(toy, pytester: pytest.Pytester) -> None:  # type: ignore[no-untyped-def]
+    """On the same samples the gate counts flips: 3 of 30 turned wrong is within chance (sign
+    test p = 0.125), 12 of 30 is not (p = 0.0002) and the message says how many flipped."""
+    baseline = pytester.path / "baseline.json"
+    toy("--rmq-toy-wrong=0", f"--rmq-save-baseline={baseline}")[0].assert_outcomes(passed=3)
+    gate = (f"--rmq-baseline={baseline}", "--rmq-tolerance=1")
+    toy("--rmq-toy-wrong=3", *gate)[0].assert_outcomes(passed=3)
+    dropped, _ = toy("--rmq-toy-wrong=12", *gate)
+    dropped.assert_outcomes(failed=3)
+    dropped.stdout.fnmatch_lines(
+        [
+            "*toy_accuracy fell from 100.00 %*12 went from correct to wrong and 0 from wrong*"
+            "p = 0.00024*"
+        ]
+    )

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import robustmq.noise  # noqa: F401  (registers the built-in families)
-from robustmq.benchmark.gate import Baseline, allowed_drop, regressions
+from robustmq.benchmark.gate import Baseline, allowed_drop, regressions, sign_test
 from robustmq.exceptions import InvalidOptionError
 from robustmq.results.family import FAMILIES, Family, Metric, register_family
 from robustmq.results.record import Record
@@ -153,3 +153,36 @@ def test_a_missing_baseline_file_names_the_option(tmp_path: Path) -> None:
     """A baseline path that does not exist is an InvalidOptionError naming --rmq-baseline."""
     with pytest.raises(InvalidOptionError, match=r"--rmq-baseline=.*nope\.json"):
         Baseline(tmp_path / "nope.json")
+
+
+def test_the_sign_test_is_the_binomial_tail() -> None:
+    """P(X >= b) for X ~ Bin(b + c, 1/2): no flips give 1, all losses 2^-b."""
+    assert sign_test(0, 0) == 1.0
+    assert sign_test(12, 0) == pytest.approx(2**-12)
+    assert sign_test(3, 3) == pytest.approx(42 / 64)
+
+
+def _flipped(make_record: MakeRecord, hits: list[bool]) -> Record:
+    return make_record(accuracy=sum(hits) / len(hits), correct=hits)
+
+
+def test_paired_samples_detect_a_drop_the_unpaired_rule_misses(
+    tmp_path: Path, make_record: MakeRecord
+) -> None:
+    """500 shared samples, 20 turned wrong and none right (4 points): the unpaired allowance
+    (9.5 points at z = 3) would pass it; the sign test (p = 2^-20) fails it, naming the flips."""
+    before = [i % 2 == 0 for i in range(500)]
+    after = [h and i >= 40 for i, h in enumerate(before)]
+    base = _baseline(tmp_path, _flipped(make_record, before))
+    assert allowed_drop(0.5, 500, 0.46, 500, 1.0, 3.0) > 0.09
+    found = regressions(_flipped(make_record, after), base, tolerance_pp=1.0, z=3.0)
+    assert [(r.metric, r.flips) for r in found] == [("accuracy", (20, 0))]
+    assert "20 went from correct to wrong and 0 from wrong to correct" in found[0].message()
+
+
+def test_flips_both_ways_are_not_a_regression(tmp_path: Path, make_record: MakeRecord) -> None:
+    """60 samples lost and 40 gained (4 points down) is within chance for the sign test."""
+    before = [i < 250 for i in range(500)]
+    after = [(i < 250 and i >= 60) or 250 <= i < 290 for i in range(500)]
+    base = _baseline(tmp_path, _flipped(make_record, before))
+    assert regressions(_flipped(make_record, after), base, tolerance_pp=1.0, z=3.0) == []
