@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from robustmq.cells import FLOAT, GRID_ARCHS
-from robustmq.results.family import FAMILIES, Family
+from robustmq.results.family import FAMILIES, Family, family_order
 from robustmq.results.record import Record
 from robustmq.results.summary import ModelSummary, summarize
 
@@ -74,6 +74,14 @@ def _with_interval(value: float, interval: list[float] | None, style: str) -> st
     return f"{text} [{_percent(low)}, {_percent(high)}]"
 
 
+def _summary_text(name: str, value: float | None) -> str:
+    """A summary value in %, or as a whole number where its declared unit is ``images``."""
+    units = {m.name: m.unit for f in family_order() for m in f.summary_metrics}
+    if value is not None and units.get(name) == "images":
+        return f"{value:.0f}"
+    return _percent(value)
+
+
 def _percent(value: float | None) -> str:
     return "" if value is None else f"{100 * value:.1f}"
 
@@ -126,7 +134,7 @@ def build_table(
             row.append(text)
             flags.update(cell.flags if cell else [])
         summary = summaries.get(any_record.model_id, ModelSummary())
-        row += [_percent(summary.values.get(name)) for name in summary_columns]
+        row += [_summary_text(name, summary.values.get(name)) for name in summary_columns]
         flags.update(summary.flags)
         row.append(", ".join(sorted(flags)))
         rows.append(row)

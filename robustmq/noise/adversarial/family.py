@@ -157,7 +157,12 @@ class AdversarialFamily(Family):
         ),
     )
     summary_metrics = (
-        Metric("wcar", "clean-correct samples correct under every adversarial cell of the run"),
+        Metric("wcar", "clean-correct samples correct under every FGSM and PGD cell of the run"),
+        Metric("wcar_n", "images wcar is over", role="supporting", unit="images"),
+        Metric("wcar_autoattack", "clean-correct samples correct under every cell, AutoAttack too"),
+        Metric(
+            "wcar_autoattack_n", "images wcar_autoattack is over", role="supporting", unit="images"
+        ),
     )
 
     def cells(self, profile: Profile) -> list[FamilyCell]:

@@ -1,9 +1,14 @@
 """Per-model summary of the adversarial family: WCAR and the budget-monotonicity flag.
 
 WCAR (protocol): the fraction of clean-correct samples that stay correct under every adversarial
-cell of the model present in the run, sample by sample. Cells may attack different class-balanced
-subsets of the evaluation set (AutoAttack uses fewer images); WCAR is taken over the samples that
-every cell attacked. The sanity cell (a diagnostic) is left out.
+cell of the model present in the run, sample by sample, over one stated sample set:
+
+- ``wcar``: over the bounded FGSM and PGD cells, on the images they attacked (all of them attack
+  the same class-balanced subset), ``wcar_n`` images;
+- ``wcar_autoattack``: those cells plus AutoAttack, on the images every one of them attacked (the
+  smaller AutoAttack subset), ``wcar_autoattack_n`` images; present when AutoAttack ran.
+
+The sanity cell (a diagnostic) is left out of both.
 """
 
 from __future__ import annotations
@@ -32,6 +37,12 @@ def _samples(r: Record) -> tuple[list[int], Tensor] | None:
 
 def model_wcar(records: Sequence[Record]) -> float | None:
     """WCAR over ``records`` (one model's adversarial cells); None when none carries samples."""
+    found = wcar_over_common(records)
+    return None if found is None else found[0]
+
+
+def wcar_over_common(records: Sequence[Record]) -> tuple[float, int] | None:
+    """(WCAR, images) over the samples every one of ``records`` attacked; None without samples."""
     usable = [(r, s) for r in records if (s := _samples(r)) is not None]
     if not usable:
         return None
@@ -46,18 +57,28 @@ def model_wcar(records: Sequence[Record]) -> float | None:
         pick = torch.tensor([where[s] for s in order], dtype=torch.int64)
         clean = clean_r[pick] if not corrects else clean & clean_r[pick]
         corrects.append(r.correct_vector()[pick])
-    return wcar(clean, corrects)
+    return wcar(clean, corrects), len(order)
+
+
+def _is_autoattack(r: Record) -> bool:
+    return str(r.params.get("attack", r.noise)).startswith("autoattack")
 
 
 def summarize_adversarial(own: Sequence[Record], all_records: Sequence[Record]) -> ModelSummary:
-    """``{"wcar": ...}`` and ``masking:budget_nonmonotonic`` for one model's records."""
+    """``wcar``, ``wcar_n`` (and with AutoAttack ``wcar_autoattack``, ``wcar_autoattack_n``) and
+    ``masking:budget_nonmonotonic`` for one model's records."""
     adversarial = [r for r in own if r.family == "adversarial"]
     if not adversarial:
         return ModelSummary()
     values: dict[str, float] = {}
-    value = model_wcar([r for r in adversarial if not r.params.get("diagnostic", False)])
-    if value is not None:
-        values["wcar"] = value
+    bounded = [r for r in adversarial if not r.params.get("diagnostic", False)]
+    gradient = [r for r in bounded if not _is_autoattack(r)]
+    for name, cells in (("wcar", gradient), ("wcar_autoattack", bounded)):
+        if name == "wcar_autoattack" and len(cells) == len(gradient):
+            continue  # no AutoAttack cell in the run
+        found = wcar_over_common(cells)
+        if found is not None:
+            values[name], values[f"{name}_n"] = found[0], float(found[1])
     by_attack: dict[str, list[tuple[float, float]]] = {}
     for r in adversarial:
         if "robust_accuracy" in r.metrics and "eps" in r.params:

@@ -140,7 +140,8 @@ def attacked(make_record: MakeRecord) -> Attacked:
 
 class TestSummary:
     def test_wcar_over_the_common_samples(self, attacked: Attacked) -> None:
-        """WCAR is per-sample worst case on the samples every cell attacked; sanity left out."""
+        """WCAR is the per-sample worst case on one stated sample set: the FGSM/PGD cells on their
+        images (``wcar``), with AutoAttack on the images all cells attacked; sanity left out."""
         clean = [True, True, True, False]
         records = [
             attacked("pgd_linf-eps0.5", 0.002, [True, True, False, False], clean, [0, 1, 2, 3]),
@@ -149,8 +150,11 @@ class TestSummary:
             attacked("pgd_linf-eps64", 0.25, [False] * 4, clean, [0, 1, 2, 3], diagnostic=True),
         ]
         summary = summarize_adversarial(records, records)
-        # common samples 0 and 2 (both clean-correct): 0 survives everything, 2 does not
-        assert summary.values == {"wcar": 0.5}
+        # PGD on samples 0-3 (0, 1, 2 clean-correct): only 0 survives both budgets
+        # with AutoAttack, samples 0 and 2 (both clean-correct): 0 survives everything, 2 does not
+        assert summary.values == pytest.approx(
+            {"wcar": 1 / 3, "wcar_n": 4, "wcar_autoattack": 0.5, "wcar_autoattack_n": 2}
+        )
         assert summary.flags == []
 
     def test_budget_nonmonotonic_flag(self, attacked: Attacked) -> None:
