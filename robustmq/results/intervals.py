@@ -8,10 +8,15 @@ normal approximation it stays inside [0, 1] and keeps its coverage near 0 and 1 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
+import numpy as np
 from torch import Tensor
 
-__all__ = ["Z95", "share_counts", "wilson"]
+from robustmq.hashing import sha256_json
+from robustmq.results.paired import Total, bootstrap_summary, paired_bootstrap
+
+__all__ = ["Z95", "bootstrap_interval", "mean_interval", "share_counts", "wilson"]
 
 #: The standard normal quantile of a two-sided 95 % interval.
 Z95 = 1.959963984540054
@@ -43,3 +48,24 @@ def share_counts(value: object, correct: Tensor) -> tuple[int, int] | None:
     if n and isinstance(value, (int, float)) and abs(value - k / n) <= 1e-6:
         return k, n
     return None
+
+
+def bootstrap_interval(
+    statistic: Callable[[Total], np.ndarray], n: int, key: object, n_boot: int = 2000
+) -> list[float]:
+    """95 % paired-bootstrap interval ``[low, high]`` of a statistic of ``n`` samples' sums (see
+    :func:`~robustmq.results.paired.paired_bootstrap`), seeded from ``key`` (e.g. the run seed,
+    the model and the summary's name)."""
+    seed = int(sha256_json(key, default=str)[:15], 16)
+    summary = bootstrap_summary(paired_bootstrap(statistic, n, n_boot=n_boot, seed=seed))
+    return [summary.low, summary.high]
+
+
+def mean_interval(per_sample: np.ndarray, key: object) -> list[float]:
+    """95 % paired-bootstrap interval of the mean of ``per_sample`` values.
+
+    A per-model summary that is a mean over cells of per-sample correctness (mNR, ACCs, mCE) is
+    the mean of one per-sample value; resampling the images keeps every cell's pairing.
+    """
+    values = np.asarray(per_sample, dtype=np.float64)
+    return bootstrap_interval(lambda total: total(values) / values.size, values.size, key)

@@ -27,10 +27,16 @@ class ModelSummary:
 
     values: dict[str, float] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
+    #: 95 % paired-bootstrap intervals ``[low, high]`` of values, by name (where computed).
+    intervals: dict[str, list[float]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         """Plain JSON form."""
-        return {"values": dict(self.values), "flags": list(self.flags)}
+        return {
+            "values": dict(self.values),
+            "flags": list(self.flags),
+            "intervals": {k: list(v) for k, v in self.intervals.items()},
+        }
 
 
 #: ``summarizer(model_records, all_records) -> ModelSummary``.
@@ -56,12 +62,14 @@ def summarize(records: Iterable[Record]) -> dict[str, ModelSummary]:
     for model_id, own in by_model.items():
         values: dict[str, float] = {}
         flags: list[str] = []
+        intervals: dict[str, list[float]] = {}
         for summarizer in summarizers:
             summary = summarizer(own, records)
             if summary is None:
                 continue
             values.update(summary.values)
+            intervals.update(summary.intervals)
             flags.extend(f for f in summary.flags if f not in flags)
         if values or flags:
-            result[model_id] = ModelSummary(values, flags)
+            result[model_id] = ModelSummary(values, flags, intervals)
     return result

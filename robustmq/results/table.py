@@ -74,12 +74,14 @@ def _with_interval(value: float, interval: list[float] | None, style: str) -> st
     return f"{text} [{_percent(low)}, {_percent(high)}]"
 
 
-def _summary_text(name: str, value: float | None) -> str:
-    """A summary value in %, or as a whole number where its declared unit is ``images``."""
+def _summary_text(name: str, value: float | None, interval: list[float] | None, style: str) -> str:
+    """A summary value in % with its interval, or a whole number where its unit is ``images``."""
     units = {m.name: m.unit for f in family_order() for m in f.summary_metrics}
-    if value is not None and units.get(name) == "images":
+    if value is None:
+        return ""
+    if units.get(name) == "images":
         return f"{value:.0f}"
-    return _percent(value)
+    return _with_interval(value, interval, style)
 
 
 def _percent(value: float | None) -> str:
@@ -134,7 +136,10 @@ def build_table(
             row.append(text)
             flags.update(cell.flags if cell else [])
         summary = summaries.get(any_record.model_id, ModelSummary())
-        row += [_summary_text(name, summary.values.get(name)) for name in summary_columns]
+        row += [
+            _summary_text(name, summary.values.get(name), summary.intervals.get(name), intervals)
+            for name in summary_columns
+        ]
         flags.update(summary.flags)
         row.append(", ".join(sorted(flags)))
         rows.append(row)

@@ -20,6 +20,7 @@ from torch import Tensor
 
 from robustmq.noise.adversarial.masking import BUDGET_NONMONOTONIC, budget_nonmonotonic
 from robustmq.noise.adversarial.metrics import wcar
+from robustmq.results.intervals import bootstrap_interval
 from robustmq.results.record import Record, unpack_correct
 from robustmq.results.summary import ModelSummary
 
@@ -37,12 +38,13 @@ def _samples(r: Record) -> tuple[list[int], Tensor] | None:
 
 def model_wcar(records: Sequence[Record]) -> float | None:
     """WCAR over ``records`` (one model's adversarial cells); None when none carries samples."""
-    found = wcar_over_common(records)
-    return None if found is None else found[0]
+    found = _common(records)
+    return None if found is None else wcar(*found)
 
 
-def wcar_over_common(records: Sequence[Record]) -> tuple[float, int] | None:
-    """(WCAR, images) over the samples every one of ``records`` attacked; None without samples."""
+def _common(records: Sequence[Record]) -> tuple[Tensor, list[Tensor]] | None:
+    """(clean correctness, each cell's correctness) on the samples every one of ``records``
+    attacked, in sample order; None when none carries samples."""
     usable = [(r, s) for r in records if (s := _samples(r)) is not None]
     if not usable:
         return None
@@ -57,7 +59,19 @@ def wcar_over_common(records: Sequence[Record]) -> tuple[float, int] | None:
         pick = torch.tensor([where[s] for s in order], dtype=torch.int64)
         clean = clean_r[pick] if not corrects else clean & clean_r[pick]
         corrects.append(r.correct_vector()[pick])
-    return wcar(clean, corrects), len(order)
+    return clean, corrects
+
+
+def _wcar_interval(clean: Tensor, corrects: list[Tensor], key: object) -> list[float]:
+    """95 % paired-bootstrap interval of WCAR: the images are resampled once for the numerator
+    (clean-correct and correct under every cell) and the denominator (clean-correct)."""
+    worst = clean.clone()
+    for c in corrects:
+        worst &= c
+    survived, correct_clean = worst.numpy(), clean.numpy()
+    return bootstrap_interval(
+        lambda total: total(survived) / total(correct_clean), len(survived), key
+    )
 
 
 def _is_autoattack(r: Record) -> bool:
@@ -71,14 +85,18 @@ def summarize_adversarial(own: Sequence[Record], all_records: Sequence[Record]) 
     if not adversarial:
         return ModelSummary()
     values: dict[str, float] = {}
+    intervals: dict[str, list[float]] = {}
     bounded = [r for r in adversarial if not r.params.get("diagnostic", False)]
     gradient = [r for r in bounded if not _is_autoattack(r)]
     for name, cells in (("wcar", gradient), ("wcar_autoattack", bounded)):
         if name == "wcar_autoattack" and len(cells) == len(gradient):
             continue  # no AutoAttack cell in the run
-        found = wcar_over_common(cells)
+        found = _common(cells)
         if found is not None:
-            values[name], values[f"{name}_n"] = found[0], float(found[1])
+            clean, corrects = found
+            values[name], values[f"{name}_n"] = wcar(clean, corrects), float(len(clean))
+            seed_key = (adversarial[0].seed, adversarial[0].model_id, name)
+            intervals[name] = _wcar_interval(clean, corrects, seed_key)
     by_attack: dict[str, list[tuple[float, float]]] = {}
     for r in adversarial:
         if "robust_accuracy" in r.metrics and "eps" in r.params:
@@ -87,4 +105,4 @@ def summarize_adversarial(own: Sequence[Record], all_records: Sequence[Record]) 
                 (float(r.params["eps"]), float(r.metrics["robust_accuracy"]))
             )
     flags = [BUDGET_NONMONOTONIC] if any(map(budget_nonmonotonic, by_attack.values())) else []
-    return ModelSummary(values, flags)
+    return ModelSummary(values, flags, intervals)

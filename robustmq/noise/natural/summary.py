@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from robustmq.cells import FLOAT
 from robustmq.noise.natural import metrics
-from robustmq.noise.natural.corruptions import corruption_names
+from robustmq.noise.natural.corruptions import SEVERITIES, corruption_names
+from robustmq.results.intervals import mean_interval
 from robustmq.results.record import Record
 from robustmq.results.summary import ModelSummary
 
@@ -51,4 +54,32 @@ def summarize_natural(
     values.update({f"mnr_{g}": v for g, v in metrics.group_means(own).items()})
     complete = len(metrics.corruption_accuracy(own))
     flags = ["natural_partial"] if complete < len(corruption_names()) else []
-    return ModelSummary(values, flags)
+    return ModelSummary(values, flags, _intervals(model_records))
+
+
+def _intervals(model_records: Sequence[Record]) -> dict[str, list[float]]:
+    """95 % paired-bootstrap intervals of mNR and mCE over the images (the natural cells share one
+    sample set): both are means over the images of one per-sample value."""
+    cells = {
+        (str(r.params["corruption"]), int(r.params["severity"])): r
+        for r in model_records
+        if r.family == FAMILY and "corruption" in r.params
+    }
+    names = list(metrics.corruption_accuracy({k: 0.0 for k in cells}))  # complete corruptions
+    sizes = {cells[(n, s)].n_samples for n in names for s in SEVERITIES}
+    if not names or len(sizes) != 1:
+        return {}
+    right = {
+        n: np.stack([cells[(n, s)].correct_vector().numpy() for s in SEVERITIES]).astype(float)
+        for n in names
+    }
+    accuracy = np.mean([right[n].mean(0) for n in names], axis=0)
+    error = np.mean(
+        [(1 - right[n]).sum(0) / (len(SEVERITIES) * metrics.ALEXNET_ERRORS[n]) for n in names],
+        axis=0,
+    )
+    key = (cells[(names[0], SEVERITIES[0])].seed, model_records[0].model_id)
+    return {
+        "mnr": mean_interval(accuracy, (*key, "mnr")),
+        "mce": mean_interval(error, (*key, "mce")),
+    }
