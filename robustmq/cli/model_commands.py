@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from robustmq.cells import FLOAT, ModelSpec
-from robustmq.checkpoints import save_checkpoint
+from robustmq.checkpoints import open_checkpoint, save_checkpoint
 from robustmq.data.profiles import get_profile
 from robustmq.exceptions import InvalidOptionError
 from robustmq.models import create_model, list_models
@@ -24,7 +24,14 @@ from robustmq.options import (
     add_cli_option,
     resolve_device,
 )
-from robustmq.quant import POLICIES, describe_quantization, list_quantizers, quantize_model
+from robustmq.quant import (
+    POLICIES,
+    describe_quantization,
+    list_quantizers,
+    quantize_model,
+    quantizer_report,
+)
+from robustmq.quant.inspect import DEFINITIONS
 from robustmq.zoo import build_model, train_settings
 from robustmq.zoo_jobs import build_zoo, plan_jobs, run_jobs, zoo_specs
 
@@ -37,7 +44,46 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def _values(values: tuple[float, ...] | tuple[int, ...] | None, scale: float = 1.0) -> str:
+    return "-" if values is None else " ".join(f"{scale * v:.4g}" for v in values)
+
+
+def _print_checkpoint_layers(args: argparse.Namespace) -> int:
+    """``layers --checkpoint``: every quantizer's step or range and the levels it spans."""
+    pins = {"arch": args.arch, "quantizer": args.quantizer, "bits": args.bits}
+    checkpoint = open_checkpoint(args.checkpoint, policy=args.policy, **pins)
+    c = checkpoint.config
+    print(
+        f"# {checkpoint.path}: {c['arch']} {c['quantizer']} {c['bits']}-bit, policy {c['policy']}"
+    )
+    for line in DEFINITIONS:
+        print(f"# {line}")
+    print(
+        "| layer | quantizer | role | bits | sign | parameter | value | learned | grid step "
+        "| grid levels | levels | image step (1/255) |"
+    )
+    print("|---|---|---|---:|---|---|---:|---|---:|---:|---:|---:|")
+    for row in quantizer_report(checkpoint.model):
+        sign = "signed" if row.signed else "unsigned"
+        print(
+            f"| {row.layer} | {row.kind} | {row.role} | {row.bits} | {sign} "
+            f"| {row.parameter or '-'} | {_number(row.value)} | {'yes' if row.learned else 'no'} "
+            f"| {_number(row.step)} | {row.grid_levels or '-'} | {_values(row.levels)} "
+            f"| {_values(row.image_step, 255.0)} |"
+        )
+    return 0
+
+
 def _cmd_layers(args: argparse.Namespace) -> int:
+    if args.checkpoint is not None:
+        return _print_checkpoint_layers(args)
+    if args.arch is None or args.quantizer is None or args.bits is None:
+        raise InvalidOptionError("layers needs ARCH QUANTIZER BITS, or --checkpoint FILE")
+    args.policy = args.policy or "academic"
     model = quantize_model(create_model(args.arch), args.quantizer, args.bits, args.policy)
     print(f"# {args.arch} {args.quantizer} {args.bits}-bit, policy {args.policy}")
     print("| layer | type | weight bits | input bits | input |")
@@ -159,11 +205,20 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     """Add ``list``, ``layers``, ``train`` and ``zoo build`` to the ``robustmq`` subcommands."""
     sub.add_parser("list", help="list architectures and quantizers").set_defaults(func=_cmd_list)
     layers = sub.add_parser("layers", help="show how each layer of a model is quantized")
-    layers.add_argument("arch", help="architecture, e.g. resnet18")
-    layers.add_argument("quantizer", help="quantizer: dorefa, lsq or pact")
-    layers.add_argument("bits", type=int, help="bit-width: 2..8, or 32 for float")
+    layers.add_argument("arch", nargs="?", help="architecture, e.g. resnet18")
+    layers.add_argument("quantizer", nargs="?", help="quantizer: dorefa, lsq or pact")
+    layers.add_argument("bits", nargs="?", type=int, help="bit-width: 2..8, or 32 for float")
     layers.add_argument(
-        "--policy", default="academic", choices=POLICIES, help="(default: academic)"
+        "--policy",
+        default=None,
+        choices=POLICIES,
+        help="(default: academic, or the checkpoint's)",
+    )
+    layers.add_argument(
+        "--checkpoint",
+        default=None,
+        help="a trained checkpoint: print each quantizer's step or range and the levels it spans "
+        "(ARCH QUANTIZER BITS are then optional and, when given, must match the checkpoint)",
     )
     layers.set_defaults(func=_cmd_layers)
 

@@ -18,6 +18,7 @@ from robustmq.quant.convert import (
     quantizers,
 )
 from robustmq.quant.functional import rounding_disabled
+from robustmq.quant.inspect import QuantizerRow, quantizer_report
 from robustmq.quant.layers import QuantConv2d, QuantLinear
 
 __all__ = [
@@ -28,11 +29,13 @@ __all__ = [
     "QuantLinear",
     "Quantizer",
     "QuantizerFamily",
+    "QuantizerRow",
     "calibrate",
     "describe_quantization",
     "get_quantizer",
     "list_quantizers",
     "quantize_model",
+    "quantizer_report",
     "quantizers",
     "rounding_disabled",
     "validate_bits",

@@ -12,8 +12,11 @@ import torch
 
 from robustmq._version import __version__
 from robustmq.cells import ModelSpec
+from robustmq.checkpoints import save_checkpoint
 from robustmq.cli import build_parser, main, model_commands
+from robustmq.models import create_model
 from robustmq.options import DATA_ROOT, DEVICE, PROFILE, SEED, ZOO_ROOT
+from robustmq.quant import describe_quantization, quantize_model
 from robustmq.zoo_jobs import BuildEvent, JobPlan
 
 
@@ -133,3 +136,32 @@ def test_python_m_robustmq_cli() -> None:
         [sys.executable, "-m", "robustmq.cli", "--version"], capture_output=True, text=True
     )
     assert (result.returncode, result.stdout) == (0, f"robustmq {__version__}\n")
+
+
+def test_layers_checkpoint_prints_each_quantizer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``layers --checkpoint``: the definitions, then one row per weight and input quantizer."""
+    torch.manual_seed(0)
+    model: Any = quantize_model(create_model("resnet18", 10, 0.25), "lsq", 4)
+    with torch.no_grad():
+        model.conv1.input_quantizer.step.fill_(0.25)
+        model.conv1.input_quantizer.initialized.fill_(True)
+    path = save_checkpoint(model, tmp_path / "m.safetensors")
+    assert main(["layers", "--checkpoint", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"# {path}: resnet18 lsq 4-bit, policy academic"
+    assert [line.split(":")[0] for line in lines[1:4]] == [
+        "# grid step",
+        "# levels",
+        "# image step",
+    ]
+    rows = [line for line in lines if line.startswith("| ") and not line.startswith("| layer |")]
+    assert len(rows) == 2 * len(describe_quantization(model))
+    # red: (x - 0.485) / 0.229 spans [-2.12, 2.25], codes -8..9: 18 levels; 0.25 * 0.229 = 14.6/255
+    assert rows[1].startswith("| conv1 | LSQQuantizer | input | 8 | signed | step | 0.25 | yes ")
+    assert rows[1].endswith("| 0.25 | 256 | 18 19 19 | 14.6 14.28 14.34 |")
+    assert main(["layers", "resnet18", "pact", "--checkpoint", str(path)]) == 2
+    assert "quantizer" in capsys.readouterr().err
+    assert main(["layers", "resnet18"]) == 2
+    assert capsys.readouterr().err.startswith("robustmq: error: layers needs ARCH QUANTIZER BITS")
