@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 from torch import Tensor, nn
 
 from robustmq.cells import ModelSpec
-from robustmq.exceptions import RobustMQError, UnknownNameError
+from robustmq.exceptions import InvalidOptionError, RobustMQError, UnknownNameError
 from robustmq.registry import Registry
 
 if TYPE_CHECKING:
@@ -249,7 +249,7 @@ FAMILIES: Registry[Family] = Registry("noise family", UnknownFamilyError)
 def register_family(family: Family, *, replace: bool = False) -> Family:
     """Register ``family`` under its name (``replace``: drop one already registered first)."""
     if not family.name:
-        raise ValueError(f"{family!r} has no name")
+        raise InvalidOptionError(f"{family!r} has no name; expected a non-empty Family.name")
     if replace:
         FAMILIES.unregister(family.name)
     return FAMILIES.register(family.name)(family)

@@ -74,12 +74,11 @@ def _with_interval(value: float, interval: list[float] | None, style: str) -> st
     return f"{text} [{_percent(low)}, {_percent(high)}]"
 
 
-def _summary_text(name: str, value: float | None, interval: list[float] | None, style: str) -> str:
+def _summary_text(value: float | None, interval: list[float] | None, style: str, unit: str) -> str:
     """A summary value in % with its interval, or a whole number where its unit is ``images``."""
-    units = {m.name: m.unit for f in family_order() for m in f.summary_metrics}
     if value is None:
         return ""
-    if units.get(name) == "images":
+    if unit == "images":
         return f"{value:.0f}"
     return _with_interval(value, interval, style)
 
@@ -109,6 +108,7 @@ def build_table(
             per_family[family] = per_family.get(family, 0) + 1
         columns = [c for c in columns if per_family[c[0]] <= max_cell_columns]
     summary_columns: list[str] = []
+    units = {m.name: m.unit for f in family_order() for m in f.summary_metrics}
     for summary in summaries.values():
         summary_columns += [k for k in summary.values if k not in summary_columns]
     by_model: dict[tuple[int, str, int, str, int], dict[tuple[str, str], Record]] = {}
@@ -137,7 +137,12 @@ def build_table(
             flags.update(cell.flags if cell else [])
         summary = summaries.get(any_record.model_id, ModelSummary())
         row += [
-            _summary_text(name, summary.values.get(name), summary.intervals.get(name), intervals)
+            _summary_text(
+                summary.values.get(name),
+                summary.intervals.get(name),
+                intervals,
+                units.get(name, "fraction"),
+            )
             for name in summary_columns
         ]
         flags.update(summary.flags)
