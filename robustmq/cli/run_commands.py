@@ -58,16 +58,18 @@ def _cmd_findings(args: argparse.Namespace) -> int:
 
     run = load_run(args.folder)
     rules = FindingRules(
-        tolerance=args.tolerance / 100,
+        alpha=args.alpha,
         min_checks=args.min_checks,
         top_k=args.top_k,
         include_not_converged=args.include_not_converged,
+        n_boot=args.n_boot,
+        seed=args.seed,
     )
-    report = assess_findings(run.records, run.summaries(), rules)
+    report = assess_findings(run.records, rules=rules)
     if args.json:
         print(findings_json(report))
         return 0
-    for line in render_findings(report, run, brief=args.brief, tolerance_pp=args.tolerance):
+    for line in render_findings(report, run, brief=args.brief, units=args.units):
         print(line)
     return 0
 
@@ -119,16 +121,21 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     findings.add_argument("folder", metavar="DIR", help="output folder of a run")
-    _number(
-        findings, "--tolerance", float, 0.5, "percentage points a difference must exceed to count"
-    )
-    _number(findings, "--min-checks", int, 3, "comparisons a verdict needs")
+    _number(findings, "--alpha", float, 0.05, "significance level after Holm's correction")
+    _number(findings, "--n-boot", int, 2000, "bootstrap resamples of the images")
+    _number(findings, "--seed", int, 0, "seed of the bootstrap")
+    _number(findings, "--min-checks", int, 3, "units (comparisons) a part's test needs")
     _number(findings, "--top-k", int, 3, "rank window of findings 3")
     findings.add_argument(
         "--include-not-converged",
         action="store_true",
         help="count models that did not converge (default: left out)",
     )
-    findings.add_argument("--brief", action="store_true", help="verdicts without the checks")
+    findings.add_argument(
+        "--brief", action="store_true", help="verdicts without the per-architecture tests"
+    )
+    findings.add_argument(
+        "--units", action="store_true", help="also every unit's values and effect"
+    )
     findings.add_argument("--json", action="store_true", help="machine-readable output")
     findings.set_defaults(func=_cmd_findings)

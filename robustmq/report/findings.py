@@ -1,77 +1,93 @@
 """What a run measured about the four findings of the RobustMQ paper (protocol.md, last section).
 
 This module measures; it never assumes the paper is right. Each finding is split into parts (one
-claim each); each part is a list of *checks*, one per comparison unit, and each check agrees with
-the claim, ties or disagrees. The verdict of a part:
+claim each). A part is tested on *units*, each a comparison of models on the same images with a
+signed effect (positive = the claim's direction), in fractions (0.01 = 1 point):
 
-- ``not enough cells``: fewer than ``min_checks`` checks (default 3) could be made;
-- ``supported``: more than half of the checks agree;
-- ``contradicted``: otherwise (the claim does not hold in a majority of the checks; ties count
-  against it, since a claimed effect that is not there is not supported).
+1. Quantized vs float, one unit per quantized model and the float model of its architecture:
+   adversarial ``WCAR(q) - WCAR(fp)``; natural ``mNR(fp) - mNR(q)``; systematic
+   ``ACCs(fp) - ACCs(q)`` (mNR and ACCs over the corruptions / variants both models have).
+2. Bit-width, one unit per pair of neighbouring bit-widths of one (architecture, quantizer):
+   adversarial ``WCAR(low) - WCAR(high)``; natural ``mNR(high) - mNR(low)``; systematic
+   ``ACCs(high) - ACCs(low)``.
+3. Corruptions, one unit per quantized model with at least ``2 * top_k + 1`` complete corruptions
+   (per-corruption accuracy = mean over the five severities): impulse_noise and glass_blur are
+   among the ``top_k`` (default 3) that hurt most when their accuracy is at most the
+   ``top_k``-th lowest of the other corruptions (effect = that accuracy - theirs); brightness is
+   among the ``top_k`` that hurt least when its accuracy is at least the ``top_k``-th highest of
+   the others (effect = its accuracy - that one).
+4. Systematic noise, one unit per model (float and quantized): nearest = the lowest accuracy of
+   the non-nearest variants (decoders included) - the mean accuracy of the nearest-neighbour
+   resizes; smooth = the mean accuracy of the bilinear, bicubic and area resizes other than the
+   reference ``resize_pil_bilinear`` (the training and reference pipeline, not a noise) - the
+   higher of the mean of the nearest resizes and the mean of the other filters (box, hamming,
+   lanczos, lanczos4).
 
-A finding is ``contradicted`` when one of its parts is, else ``not enough cells`` when one of its
-parts is, else ``supported``. Models flagged ``not_converged`` are left out (their robustness says
-nothing about quantization), unless ``include_not_converged``.
-
-Checks, with ``tol`` = ``tolerance`` (default 0.5 percentage points); a signed difference ``d``
-(positive = the paper's direction) agrees when ``d > tol``, disagrees when ``d < -tol``, ties
-otherwise:
-
-1. Quantized vs float, per quantized model and the float model of its architecture:
-   adversarial ``d = WCAR(q) - WCAR(fp)``; natural ``d = mNR(fp) - mNR(q)``;
-   systematic ``d = ACCs(fp) - ACCs(q)``.
-2. Bit-width, per pair of neighbouring bit-widths measured for one (architecture, quantizer)
-   (e.g. 2 -> 4 bit): adversarial ``d = WCAR(low) - WCAR(high)``; natural
-   ``d = mNR(high) - mNR(low)``; systematic ``d = ACCs(high) - ACCs(low)``.
-3. Corruptions, per quantized model with at least ``2 * top_k + 1`` complete corruptions (all five
-   severities; per-corruption accuracy = mean over them): impulse_noise and glass_blur each agree
-   when among the model's ``top_k`` (default 3) lowest per-corruption accuracies; brightness
-   agrees when among its ``top_k`` highest. Rank = 1 + the number of corruptions strictly worse
-   (better), so ties rank in the claim's favour.
-4. Systematic noise, per model (float and quantized: the finding does not restrict it):
-   nearest ``d = min accuracy of the non-nearest variants - min accuracy of the nearest-neighbour
-   variants`` (nearest hurts most among all variants, decoders included); smooth
-   ``d = mean accuracy of the bilinear, bicubic and area resize variants - the higher of the mean
-   of the nearest variants and the mean of the other resize filters (box, hamming, lanczos,
-   lanczos4)``.
+Every part is one paired test of the mean of its units' effects (:mod:`robustmq.report.effects`:
+the images resampled once for every model, exact McNemar where a single unit compares two
+accuracies); the same test per architecture shows where the effect lives. p-values are
+Holm-adjusted over the parts of the run (and, separately, over the per-architecture tests). A
+part is ``supported`` when its adjusted p-value is at most ``alpha`` and the effect is positive,
+``contradicted`` when it is at most ``alpha`` and negative, else ``inconclusive``; ``not enough
+cells`` when it has fewer than ``min_checks`` units. A finding is contradicted when one of its
+parts is, else not enough cells, else inconclusive when one of its parts is, else supported.
+Models flagged ``not_converged`` are left out unless ``include_not_converged``.
 """
 
 from __future__ import annotations
 
-import itertools
-import statistics
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from robustmq.cells import FLOAT
 from robustmq.exceptions import InvalidOptionError
-from robustmq.report.loading import (
-    ModelValues,
-    arch_order,
-    corruption_accuracy,
-    model_values,
-    variant_accuracy,
+from robustmq.hashing import sha256_json
+from robustmq.report.claims import (
+    REFERENCE_RESIZE,
+    Claim,
+    finding1_claims,
+    finding2_claims,
+    finding3_claims,
+    finding4_claims,
+    observed,
 )
+from robustmq.report.effects import (
+    Effect,
+    draw_units,
+    group_effect,
+    images_needed,
+    rank_effect,
+)
+from robustmq.report.evidence import Evidence, gather_evidence
+from robustmq.report.loading import ModelValues, arch_order, model_values
+from robustmq.results.paired import holm
 from robustmq.results.record import Record
 from robustmq.results.summary import ModelSummary
 
 __all__ = [
     "CLAIMS",
     "CONTRADICTED",
+    "INCONCLUSIVE",
     "NOT_ENOUGH",
+    "REFERENCE_RESIZE",
     "SUPPORTED",
-    "Check",
     "Finding",
     "FindingRules",
     "FindingsReport",
     "Part",
+    "Test",
+    "UnitResult",
     "assess_findings",
+    "judge_claims",
 ]
 
 SUPPORTED = "supported"
 CONTRADICTED = "contradicted"
+INCONCLUSIVE = "inconclusive"
 NOT_ENOUGH = "not enough cells"
-AGREES, TIES, DISAGREES = "agrees", "ties", "disagrees"
 
 #: The paper's findings, as protocol.md states them.
 CLAIMS = {
@@ -83,49 +99,72 @@ CLAIMS = {
     4: "Nearest-neighbour interpolation hurts most among systematic noises; bilinear, cubic and "
     "area interpolation least.",
 }
-SMOOTH_RESIZE = ("bilinear", "bicubic", "area")
+#: The effect whose sample size the report states (2 points).
+TARGET_EFFECT = 0.02
 
 
 @dataclass(frozen=True)
 class FindingRules:
-    """The knobs of the verdict rules (see the module docstring)."""
+    """The knobs of the tests (see the module docstring)."""
 
-    tolerance: float = 0.005
+    alpha: float = 0.05
     min_checks: int = 3
     top_k: int = 3
     include_not_converged: bool = False
+    n_boot: int = 2000
+    power: float = 0.8
+    seed: int = 0
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.tolerance < 1.0:
+        if not 0.0 < self.alpha < 1.0 or not 0.0 < self.power < 1.0:
             raise InvalidOptionError(
-                f"tolerance={self.tolerance!r} is invalid; expected a fraction in [0, 1)"
+                f"alpha={self.alpha!r}, power={self.power!r} are invalid; expected fractions "
+                "in (0, 1)"
             )
-        if self.min_checks < 1 or self.top_k < 1:
+        if self.min_checks < 1 or self.top_k < 1 or self.n_boot < 100:
             raise InvalidOptionError(
-                f"min_checks={self.min_checks!r}, top_k={self.top_k!r} are invalid; "
-                "expected integers >= 1"
+                f"min_checks={self.min_checks!r}, top_k={self.top_k!r}, n_boot={self.n_boot!r} "
+                "are invalid; expected min_checks, top_k >= 1 and n_boot >= 100"
             )
 
 
 @dataclass(frozen=True)
-class Check:
-    """One comparison: what was compared, its numbers, the signed difference (or rank), outcome."""
+class Test:
+    """One tested group of units (a part, or its units of one architecture) and its verdict.
 
-    unit: str
+    ``p_adjusted`` is Holm-adjusted over the tests of its level; ``detectable`` is the effect
+    found with ``rules.power`` at the strictest Holm level (``alpha`` / number of tests);
+    ``per_class_for_target`` the images per class that would detect 2 points.
+    """
+
+    scope: str
+    effect: Effect
+    p_adjusted: float
+    verdict: str
+    per_class_for_target: float | None = None
+
+
+@dataclass(frozen=True)
+class UnitResult:
+    """One unit: what it compares, the observed values and its effect."""
+
+    label: str
+    arch: str
     detail: str
-    value: float
-    outcome: str
+    effect: float
 
 
 @dataclass(frozen=True)
 class Part:
-    """One claim of a finding, its checks and its verdict."""
+    """One claim of a finding: its verdict, the pooled test, per-architecture tests, units."""
 
     name: str
     claim: str
     verdict: str
     summary: str
-    checks: list[Check] = field(default_factory=list)
+    test: Test | None = None
+    architectures: list[Test] = field(default_factory=list)
+    units: list[UnitResult] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -145,242 +184,118 @@ class FindingsReport:
     findings: list[Finding]
     excluded: list[str]
     rules: FindingRules
+    #: models measured on another sample set than the others, per family (left out).
+    unpaired: dict[str, list[str]] = field(default_factory=dict)
+    #: images per family's aligned sample set.
+    images: dict[str, int] = field(default_factory=dict)
 
 
-def _pct(value: float) -> str:
-    return f"{100 * value:.1f}%"
+def _verdict(effect: Effect, p_adjusted: float, alpha: float) -> str:
+    if p_adjusted > alpha or not math.isfinite(effect.value):
+        return INCONCLUSIVE
+    return SUPPORTED if effect.value > 0 else CONTRADICTED
 
 
-def _pp(value: float) -> str:
-    return f"{100 * value:+.1f} pp"
+@dataclass
+class _Tested:
+    claim: Claim
+    pooled: Effect | None
+    per_arch: list[tuple[str, Effect]]
 
 
-def _outcome(d: float, tol: float) -> str:
-    return AGREES if d > tol else DISAGREES if d < -tol else TIES
+def _test_claim(claim: Claim, evidence: Evidence, rules: FindingRules, m: int) -> _Tested:
+    if len(claim.labels) < rules.min_checks:
+        return _Tested(claim, None, [])
+    seed = int(sha256_json((rules.seed, claim.finding, claim.name))[:15], 16)
+    draws = draw_units([u.effect for u in claim.units], evidence.n, n_boot=rules.n_boot, seed=seed)
+    level = 1 - rules.alpha
+    archs = arch_order({u.arch for u in claim.units})
+
+    def test(index: list[int], tests: int) -> Effect:
+        def tested(own: list[int], pair: tuple[np.ndarray, np.ndarray] | None = None) -> Effect:
+            return group_effect(
+                draws,
+                own,
+                level=level,
+                detect_alpha=rules.alpha / tests,
+                power=rules.power,
+                pair=pair,
+            )
+
+        if claim.needed is None:
+            return tested(index, claim.units[index[0]].pair if len(index) == 1 else None)
+        by_item: dict[str, list[int]] = {}
+        for i in index:
+            by_item.setdefault(claim.units[i].item, []).append(i)
+        items = {item: tested(own) for item, own in by_item.items()}
+        models = len({claim.units[i].label for i in index})
+        return rank_effect(items, min(claim.needed, len(items)), models)
+
+    pooled = test(list(range(len(claim.units))), m)
+    per_arch = [
+        (a, test([i for i, u in enumerate(claim.units) if u.arch == a], m * len(archs)))
+        for a in archs
+    ]
+    return _Tested(claim, pooled, per_arch)
 
 
-def _part(name: str, claim: str, checks: list[Check], rules: FindingRules, unit: str) -> Part:
-    n = len(checks)
-    if n < rules.min_checks:
-        return Part(name, claim, NOT_ENOUGH, f"{n} {unit}; needs at least {rules.min_checks}")
-    counts = {o: sum(c.outcome == o for c in checks) for o in (AGREES, TIES, DISAGREES)}
-    verdict = SUPPORTED if counts[AGREES] > n / 2 else CONTRADICTED
-    summary = (
-        f"{counts[AGREES]} of {n} {unit} agree, {counts[TIES]} tie, {counts[DISAGREES]} disagree"
-    )
-    return Part(name, claim, verdict, summary, checks)
+def _per_class(effect: Effect, num_classes: int | None) -> float | None:
+    needed = images_needed(effect, TARGET_EFFECT)
+    return None if num_classes is None or not math.isfinite(needed) else needed / num_classes
 
 
-def _diff_part(name: str, claim: str, checks: list[Check], rules: FindingRules, unit: str) -> Part:
-    part = _part(name, claim, checks, rules, unit)
-    if part.verdict != NOT_ENOUGH:
-        median = statistics.median(c.value for c in checks)
-        part = Part(name, claim, part.verdict, f"{part.summary}; median d {_pp(median)}", checks)
-    return part
+def _parts(
+    tested: list[_Tested], evidence: Mapping[str, Evidence], rules: FindingRules
+) -> list[Part]:
+    pooled_p = holm([t.pooled.p_value for t in tested if t.pooled is not None])
+    arch_p = holm([e.p_value for t in tested for _, e in t.per_arch])
+    parts, i, j = [], 0, 0
+    for t in tested:
+        claim, ev = t.claim, evidence[t.claim.family]
+        units = [UnitResult(*row) for row in claim.rows] or [
+            UnitResult(u.label, u.arch, u.detail, observed(u.effect)) for u in claim.units
+        ]
+        if t.pooled is None:
+            summary = f"{len(claim.labels)} {claim.unit_kind}; needs at least {rules.min_checks}"
+            parts.append(Part(claim.name, claim.claim, NOT_ENOUGH, summary, units=units))
+            continue
+        verdict = _verdict(t.pooled, pooled_p[i], rules.alpha)
+        test = Test("all", t.pooled, pooled_p[i], verdict, _per_class(t.pooled, ev.num_classes))
+        i += 1
+        archs = []
+        for arch, effect in t.per_arch:
+            archs.append(
+                Test(
+                    arch,
+                    effect,
+                    arch_p[j],
+                    _verdict(effect, arch_p[j], rules.alpha),
+                    _per_class(effect, ev.num_classes),
+                )
+            )
+            j += 1
+        agree = sum(1 for u in units if u.effect > 0)
+        summary = f"{agree} of {len(units)} {claim.unit_kind} in the claim's direction"
+        parts.append(Part(claim.name, claim.claim, verdict, summary, test, archs, units))
+    return parts
+
+
+def judge_claims(
+    claims: Sequence[Claim], evidence: Mapping[str, Evidence], rules: FindingRules
+) -> list[Part]:
+    """Test each claim on its units (one paired test per claim and per architecture), Holm
+    over the claims (and over the per-architecture tests), and give each its verdict."""
+    testable = sum(len(c.labels) >= rules.min_checks for c in claims)
+    tested = [_test_claim(c, evidence[c.family], rules, max(1, testable)) for c in claims]
+    return _parts(tested, evidence, rules)
 
 
 def _combine(number: int, parts: list[Part]) -> Finding:
     verdicts = {p.verdict for p in parts}
-    verdict = (
-        CONTRADICTED
-        if CONTRADICTED in verdicts
-        else NOT_ENOUGH
-        if NOT_ENOUGH in verdicts
-        else SUPPORTED
-    )
-    return Finding(number, CLAIMS[number], verdict, parts)
-
-
-#: (family, summary key, label, sign in finding 1 (q - fp), sign in finding 2 (high - low)).
-_METRICS = (
-    ("adversarial", "wcar", "WCAR", 1, -1),
-    ("natural", "mnr", "mNR", -1, 1),
-    ("systematic", "accs", "ACCs", -1, 1),
-)
-
-
-def _finding1(models: list[ModelValues], rules: FindingRules) -> Finding:
-    floats = {m.arch: m for m in models if m.quantizer == FLOAT}
-    parts = []
-    for family, key, label, sign, _ in _METRICS:
-        checks = []
-        for q in models:
-            fp = floats.get(q.arch)
-            vq, vf = q.get(key), fp.get(key) if fp else None
-            if q.quantizer == FLOAT or fp is None or vq is None or vf is None:
-                continue
-            d = sign * (vq - vf)
-            checks.append(
-                Check(
-                    f"{q.model_id} vs {fp.model_id}",
-                    f"{label} {_pct(vq)} vs {_pct(vf)}",
-                    d,
-                    _outcome(d, rules.tolerance),
-                )
-            )
-        higher = "higher" if sign > 0 else "lower"
-        claim = f"quantized models have {higher} {label} than the float model"
-        parts.append(_diff_part(family, claim, checks, rules, "quantized/float pairs"))
-    return _combine(1, parts)
-
-
-def _finding2(models: list[ModelValues], rules: FindingRules) -> Finding:
-    series: dict[tuple[str, str], list[ModelValues]] = {}
-    for m in models:
-        if m.quantizer != FLOAT and m.bits is not None:
-            series.setdefault((m.arch, m.quantizer), []).append(m)
-    parts = []
-    for family, key, label, _, sign in _METRICS:
-        checks = []
-        for (arch, quantizer), members in series.items():
-            measured = sorted(
-                ((m, v) for m in members if (v := m.get(key)) is not None),
-                key=lambda item: item[0].bits or 0,
-            )
-            for (low, vl), (high, vh) in itertools.pairwise(measured):
-                d = sign * (vh - vl)
-                checks.append(
-                    Check(
-                        f"{arch}-{quantizer} {low.bits} -> {high.bits} bit",
-                        f"{label} {_pct(vl)} -> {_pct(vh)}",
-                        d,
-                        _outcome(d, rules.tolerance),
-                    )
-                )
-        trend = "falls" if sign < 0 else "rises"
-        claim = f"{label} {trend} as the bit-width rises"
-        parts.append(_diff_part(family, claim, checks, rules, "bit-width steps"))
-    return _combine(2, parts)
-
-
-def _rank_checks(
-    per_model: dict[str, dict[str, float]], target: str, worst: bool, k: int
-) -> list[Check]:
-    checks = []
-    for model_id, accuracy in per_model.items():
-        if target not in accuracy or len(accuracy) < 2 * k + 1:
-            continue
-        value = accuracy[target]
-        beyond = [c for c, v in accuracy.items() if (v < value if worst else v > value)]
-        rank = 1 + len(beyond)
-        ordered = sorted(accuracy.items(), key=lambda item: item[1], reverse=not worst)
-        end = "worst" if worst else "best"
-        detail = (
-            f"{target} {_pct(value)}, rank {rank} of {len(accuracy)} from the {end}; "
-            f"{end}: {ordered[0][0]} {_pct(ordered[0][1])}"
-        )
-        checks.append(Check(model_id, detail, float(rank), AGREES if rank <= k else DISAGREES))
-    return checks
-
-
-def _finding3(
-    by_model: dict[str, list[Record]], models: dict[str, ModelValues], rules: FindingRules
-) -> Finding:
-    per_model = {
-        model_id: acc
-        for model_id, m in models.items()
-        if m.quantizer != FLOAT and (acc := corruption_accuracy(by_model[model_id]))
-    }
-    k = rules.top_k
-    unit = f"quantized models with >= {2 * k + 1} complete corruptions"
-    parts = [
-        _part(
-            target,
-            f"{target} is among the {k} corruptions that hurt most",
-            _rank_checks(per_model, target, True, k),
-            rules,
-            unit,
-        )
-        for target in ("impulse_noise", "glass_blur")
-    ]
-    parts.append(
-        _part(
-            "brightness",
-            f"brightness is among the {k} corruptions that hurt least",
-            _rank_checks(per_model, "brightness", False, k),
-            rules,
-            unit,
-        )
-    )
-    return _combine(3, parts)
-
-
-def _resize_method(noise: str) -> str | None:
-    return noise.rsplit("_", 1)[-1] if noise.startswith("resize_") else None
-
-
-def _mean(values: list[float]) -> float:
-    return statistics.fmean(values)
-
-
-def _nearest_check(model_id: str, acc: dict[str, float], tol: float) -> Check | None:
-    nearest = {v: a for v, a in acc.items() if _resize_method(v) == "nearest"}
-    others = {v: a for v, a in acc.items() if v not in nearest}
-    if not nearest or not others:
-        return None
-    worst_n = min(nearest.items(), key=lambda item: item[1])
-    worst_o = min(others.items(), key=lambda item: item[1])
-    d = worst_o[1] - worst_n[1]
-    detail = (
-        f"worst nearest {worst_n[0]} {_pct(worst_n[1])}, "
-        f"worst other {worst_o[0]} {_pct(worst_o[1])}"
-    )
-    return Check(model_id, detail, d, _outcome(d, tol))
-
-
-def _smooth_check(model_id: str, acc: dict[str, float], tol: float) -> Check | None:
-    groups: dict[str, list[float]] = {"smooth": [], "nearest": [], "other filters": []}
-    for variant, value in acc.items():
-        method = _resize_method(variant)
-        if method is None:
-            continue
-        group = (
-            "smooth"
-            if method in SMOOTH_RESIZE
-            else "nearest"
-            if method == "nearest"
-            else "other filters"
-        )
-        groups[group].append(value)
-    rivals = {g: _mean(v) for g, v in groups.items() if v and g != "smooth"}
-    if not groups["smooth"] or not rivals:
-        return None
-    smooth = _mean(groups["smooth"])
-    best_rival = max(rivals.items(), key=lambda item: item[1])
-    d = smooth - best_rival[1]
-    detail = f"bilinear/bicubic/area {_pct(smooth)} vs {best_rival[0]} {_pct(best_rival[1])}"
-    return Check(model_id, detail, d, _outcome(d, tol))
-
-
-def _finding4(
-    by_model: dict[str, list[Record]], models: dict[str, ModelValues], rules: FindingRules
-) -> Finding:
-    nearest: list[Check] = []
-    smooth: list[Check] = []
-    for model_id in models:
-        acc = variant_accuracy(by_model[model_id])
-        if (check := _nearest_check(model_id, acc, rules.tolerance)) is not None:
-            nearest.append(check)
-        if (check := _smooth_check(model_id, acc, rules.tolerance)) is not None:
-            smooth.append(check)
-    parts = [
-        _diff_part(
-            "nearest",
-            "a nearest-neighbour variant gives the lowest accuracy of all systematic variants",
-            nearest,
-            rules,
-            "models",
-        ),
-        _diff_part(
-            "bilinear/bicubic/area",
-            "bilinear, bicubic and area resizing give higher accuracy than the other resize "
-            "methods",
-            smooth,
-            rules,
-            "models",
-        ),
-    ]
-    return _combine(4, parts)
+    for verdict in (CONTRADICTED, NOT_ENOUGH, INCONCLUSIVE):
+        if verdict in verdicts:
+            return Finding(number, CLAIMS[number], verdict, parts)
+    return Finding(number, CLAIMS[number], SUPPORTED, parts)
 
 
 def _model_order(models: dict[str, ModelValues]) -> list[ModelValues]:
@@ -396,23 +311,27 @@ def assess_findings(
     summaries: dict[str, ModelSummary] | None = None,
     rules: FindingRules | None = None,
 ) -> FindingsReport:
-    """Measure the four findings on a run's records (summaries recomputed when not given)."""
+    """Test the four findings on a run's records (``summaries`` may add model flags such as
+    ``not_converged``; the records' own flags always count)."""
     rules = rules or FindingRules()
-    values = model_values(records, summaries)
+    values = model_values(records, {} if summaries is None else summaries)
     excluded = sorted(m for m, v in values.items() if not v.converged)
-    if not rules.include_not_converged:
-        values = {m: v for m, v in values.items() if v.converged}
-    else:
+    if rules.include_not_converged:
         excluded = []
-    ordered = {m.model_id: m for m in _model_order(values)}
-    by_model: dict[str, list[Record]] = {}
-    for r in records:
-        by_model.setdefault(r.model_id, []).append(r)
-    models = list(ordered.values())
-    findings = [
-        _finding1(models, rules),
-        _finding2(models, rules),
-        _finding3(by_model, ordered, rules),
-        _finding4(by_model, ordered, rules),
+    kept = {m: v for m, v in values.items() if m not in excluded}
+    models = _model_order(kept)
+    evidence = gather_evidence([r for r in records if r.model_id in kept])
+    claims = [
+        *finding1_claims(models, evidence),
+        *finding2_claims(models, evidence),
+        *finding3_claims(models, evidence, rules.top_k),
+        *finding4_claims(models, evidence),
     ]
-    return FindingsReport(findings, excluded, rules)
+    parts = judge_claims(claims, evidence, rules)
+    findings = [
+        _combine(number, [p for p, c in zip(parts, claims, strict=True) if c.finding == number])
+        for number in CLAIMS
+    ]
+    unpaired = {f: e.unpaired for f, e in evidence.items() if e.unpaired}
+    images = {f: e.n for f, e in evidence.items() if e.arrays}
+    return FindingsReport(findings, excluded, rules, unpaired, images)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from robustmq.report.compare import ABSENT, Comparison, Delta
-from robustmq.report.findings import FindingsReport
+from robustmq.report.findings import INCONCLUSIVE, FindingsReport, Test
 from robustmq.report.loading import RunData
 from robustmq.report.merge import MergeResult
 from robustmq.report.plots import PlotResult
@@ -142,40 +142,62 @@ def render_compare(result: Comparison, before: RunData, after: RunData, top: int
     return lines
 
 
-def render_findings(
-    report: FindingsReport,
-    run: RunData,
-    *,
-    brief: bool = False,
-    tolerance_pp: float | None = None,
-) -> list[str]:
-    """The verdict of each finding and its parts, with every check unless ``brief``.
+def _pp(value: float) -> str:
+    return f"{100 * value:+.1f}"
 
-    The header names the rules; ``tolerance_pp`` is the tolerance as given in percentage points
-    (default: computed from ``report.rules``).
-    """
+
+def _test_line(test: Test) -> str:
+    """``+3.1 pp [-2.0, +8.3], p 0.210 (Holm 1.000), detectable 9.5 pp, ...`` of one test."""
+    e = test.effect
+    line = (
+        f"{_pp(e.value)} pp [{_pp(e.low)}, {_pp(e.high)}], p {e.p_value:.3f} "
+        f"(Holm {test.p_adjusted:.3f}), detectable {100 * e.detectable:.1f} pp"
+    )
+    if test.per_class_for_target is not None:
+        line += f"; 2 pp needs ~{test.per_class_for_target:,.0f} images/class"
+    return f"{line} ({e.test}, {e.units} unit{'s' * (e.units != 1)}, {e.n} images)"
+
+
+def render_findings(
+    report: FindingsReport, run: RunData, *, brief: bool = False, units: bool = False
+) -> list[str]:
+    """Each finding's verdict and its parts' tests; per-architecture tests unless ``brief``,
+    and every unit's observed values and effect with ``units``."""
     rules = report.rules
-    tolerance = 100 * rules.tolerance if tolerance_pp is None else tolerance_pp
+    tests = sum(p.test is not None for f in report.findings for p in f.parts)
     lines = [
-        f"{run_label(run)}: what this run measured about the paper's findings "
-        f"(tolerance {tolerance} pp, at least {rules.min_checks} checks, "
-        f"top-k {rules.top_k}; rules: robustmq.report.findings)"
+        f"{run_label(run)}: the paper's findings, tested on this run",
+        f"  paired tests on the same images; effect = the claim's direction in points (pp), "
+        f"{100 * (1 - rules.alpha):g} % interval; verdict at alpha {rules.alpha:g} after Holm "
+        f"over {tests} part tests (per-architecture tests: Holm among themselves); detectable = "
+        f"the effect found with {100 * rules.power:g} % power at alpha / {tests}; "
+        "rules: robustmq.report.findings",
+        "  images: " + ", ".join(f"{f} {n}" for f, n in report.images.items()),
     ]
     if report.excluded:
         lines.append(
-            f"left out, not converged ({len(report.excluded)}): {', '.join(report.excluded)}"
+            f"  left out, not converged ({len(report.excluded)}): {', '.join(report.excluded)}"
         )
+    for family, models in report.unpaired.items():
+        lines.append(f"  left out of {family}, other sample set: {', '.join(models)}")
+    shown = [p for f in report.findings for p in f.parts]
+    undecided = sum(p.verdict == INCONCLUSIVE for p in shown)
+    lines.append(f"  inconclusive: {undecided} of {tests} part tests")
     for finding in report.findings:
         lines += ["", f"Finding {finding.number}: {finding.claim}"]
         lines.append(f"  verdict: {finding.verdict.upper()}")
         for part in finding.parts:
-            lines.append(f"  - {part.name}: {part.verdict} ({part.claim}): {part.summary}")
-            if brief:
-                continue
-            ranked = finding.number == 3  # checks hold ranks, named in their detail
-            for check in part.checks:
-                value = "" if ranked else f" (d {100 * check.value:+.1f} pp)"
-                lines.append(f"      {check.outcome:<9} {check.unit}: {check.detail}{value}")
+            lines.append(f"  - {part.name}: {part.verdict} ({part.claim}); {part.summary}")
+            if part.test is not None:
+                lines.append(f"      all: {_test_line(part.test)}")
+            if not brief:
+                lines += [
+                    f"      {t.scope}: {t.verdict}, {_test_line(t)}" for t in part.architectures
+                ]
+            if units:
+                lines += [
+                    f"        {u.label}: {u.detail} (effect {_pp(u.effect)} pp)" for u in part.units
+                ]
     return lines
 
 

@@ -83,7 +83,9 @@ class BootstrapSummary:
 
 
 def bootstrap_summary(draws: np.ndarray, level: float = 0.95) -> BootstrapSummary:
-    """Percentile interval at ``level`` and p = 2 x min(share <= 0, share >= 0), capped at 1.
+    """Percentile interval at ``level`` and the two-sided p-value of "no effect",
+    ``2 x min(#(draws <= 0) + 1, #(draws >= 0) + 1) / (B + 1)`` capped at 1 (the ``+ 1`` keeps a
+    Monte Carlo p-value from being smaller than B draws can show; Davison & Hinkley 1997, 4.2).
 
     Draws that are not finite (a resample without any clean-correct image, say) are dropped.
     """
@@ -92,7 +94,8 @@ def bootstrap_summary(draws: np.ndarray, level: float = 0.95) -> BootstrapSummar
         return BootstrapSummary(math.nan, math.nan, 1.0)
     tail = (1.0 - level) / 2
     low, high = np.quantile(finite, [tail, 1.0 - tail])
-    p = 2 * min(float(np.mean(finite <= 0)), float(np.mean(finite >= 0)))
+    below, above = int(np.sum(finite <= 0)), int(np.sum(finite >= 0))
+    p = 2 * (min(below, above) + 1) / (finite.size + 1)
     return BootstrapSummary(float(low), float(high), min(1.0, p))
 
 

@@ -24,7 +24,7 @@ from robustmq.results.intervals import bootstrap_interval
 from robustmq.results.record import Record, unpack_correct
 from robustmq.results.summary import ModelSummary
 
-__all__ = ["summarize_adversarial"]
+__all__ = ["summarize_adversarial", "wcar_samples"]
 
 
 def _samples(r: Record) -> tuple[list[int], Tensor] | None:
@@ -39,12 +39,32 @@ def _samples(r: Record) -> tuple[list[int], Tensor] | None:
 def model_wcar(records: Sequence[Record]) -> float | None:
     """WCAR over ``records`` (one model's adversarial cells); None when none carries samples."""
     found = _common(records)
-    return None if found is None else wcar(*found)
+    return None if found is None else wcar(found[1], found[2])
 
 
-def _common(records: Sequence[Record]) -> tuple[Tensor, list[Tensor]] | None:
-    """(clean correctness, each cell's correctness) on the samples every one of ``records``
-    attacked, in sample order; None when none carries samples."""
+def wcar_samples(records: Sequence[Record]) -> tuple[list[int], Tensor, Tensor] | None:
+    """``(sample indices, clean-correct, correct under every cell)`` of one model's bounded FGSM
+    and PGD cells among ``records``, over the images all of them attacked (the set ``wcar`` is
+    computed on); None when none carries samples."""
+    gradient = [
+        r
+        for r in records
+        if r.family == "adversarial" and not r.params.get("diagnostic", False)
+        if not _is_autoattack(r)
+    ]
+    found = _common(gradient)
+    if found is None:
+        return None
+    order, clean, corrects = found
+    worst = clean.clone()
+    for c in corrects:
+        worst &= c
+    return order, clean, worst
+
+
+def _common(records: Sequence[Record]) -> tuple[list[int], Tensor, list[Tensor]] | None:
+    """(sample indices, clean correctness, each cell's correctness) on the samples every one of
+    ``records`` attacked, in sample order; None when none carries samples."""
     usable = [(r, s) for r in records if (s := _samples(r)) is not None]
     if not usable:
         return None
@@ -59,7 +79,7 @@ def _common(records: Sequence[Record]) -> tuple[Tensor, list[Tensor]] | None:
         pick = torch.tensor([where[s] for s in order], dtype=torch.int64)
         clean = clean_r[pick] if not corrects else clean & clean_r[pick]
         corrects.append(r.correct_vector()[pick])
-    return clean, corrects
+    return order, clean, corrects
 
 
 def _wcar_interval(clean: Tensor, corrects: list[Tensor], key: object) -> list[float]:
@@ -93,7 +113,7 @@ def summarize_adversarial(own: Sequence[Record], all_records: Sequence[Record]) 
             continue  # no AutoAttack cell in the run
         found = _common(cells)
         if found is not None:
-            clean, corrects = found
+            _, clean, corrects = found
             values[name], values[f"{name}_n"] = wcar(clean, corrects), float(len(clean))
             seed_key = (adversarial[0].seed, adversarial[0].model_id, name)
             intervals[name] = _wcar_interval(clean, corrects, seed_key)
