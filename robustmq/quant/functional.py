@@ -132,8 +132,10 @@ def uniform_quantize(x: Tensor, scale: float | Tensor, q_min: float, q_max: floa
     """``round(clip(x / s, q_min, q_max)) * s``: the integer grid of every activation quantizer.
 
     ``q_min`` and ``q_max`` are integers, so clipping before rounding gives the same numbers as
-    rounding before clipping. Gradient (straight-through): 1 where ``x / s`` lies in
-    [q_min, q_max], 0 outside; through ``s`` as autograd differentiates the expression.
+    rounding before clipping. Gradient (straight-through): 1 where ``x / s`` lies strictly inside
+    (q_min, q_max), 0 outside; at a bound exactly it is ``torch.clamp``'s: 0 on torch 2.14 (as
+    LSQ eq. 3 wants), 1 on releases before pytorch/pytorch#184574; through ``s`` as
+    autograd differentiates the expression (tests/quant/test_reference_quantizers.py).
     """
     return _mul(_round(_clamp(torch.div(x, scale), q_min, q_max)), scale)
 
