@@ -5,7 +5,9 @@ A cell is (model spec, :class:`~robustmq.results.family.FamilyCell`). :class:`Ce
 ``--rmq-strict``), lets the family prepare its shared inputs once per process, calls
 :meth:`~robustmq.results.family.Family.evaluate`, turns the outcome into a record, attaches it to
 the test report (from where the controller journals and collects it), applies the regression gate
-and fails the cell when the family says so, always after the record is kept.
+and fails the cell when the family says so, always after the record is kept. A model whose
+weights hold NaN/inf, or whose outputs did during the cell, gets the flag ``nonfinite_weights`` or
+``nonfinite_output`` (:mod:`robustmq.benchmark.finite`).
 """
 
 from __future__ import annotations
@@ -18,8 +20,14 @@ import pytest
 from torch import Tensor
 
 from robustmq.benchmark.context import BenchContext
+from robustmq.benchmark.finite import watch
 from robustmq.benchmark.gate import Baseline, regressions
-from robustmq.benchmark.session import JOURNAL_KEY, RECORD_KEY, SAMPLE_SET_KEY
+from robustmq.benchmark.session import (
+    JOURNAL_KEY,
+    RECORD_KEY,
+    SAMPLE_DIGESTS_KEY,
+    SAMPLE_SET_KEY,
+)
 from robustmq.cells import ModelSpec, model_grid
 from robustmq.data.profiles import Profile
 from robustmq.exceptions import RobustMQError
@@ -131,11 +139,13 @@ class CellRun:
     def load(self, spec: ModelSpec) -> LoadedModel:
         """See :meth:`BenchContext.load`; a missing checkpoint skips (``--rmq-strict``: fails)."""
         try:
-            return self.context.load(spec)
+            loaded = self.context.load(spec)
         except ModelUnavailableError as exc:
             if self.settings.strict:
                 pytest.fail(str(exc), pytrace=False)
             pytest.skip(str(exc))
+        watch(loaded.model).reset()  # outputs are judged per cell
+        return loaded
 
     def eval_data(self) -> Any:
         """See :meth:`BenchContext.eval_data`."""
@@ -174,12 +184,14 @@ class CellRun:
         record = self._make_record(loaded, family, noise, in_id, outcome, digest)
         properties = self._request.node.user_properties
         sent = self.context.cache("harness.sample_sets_sent")
-        new = {d: list(i) for d, i in ((sample_ids_digest(data_ids), data_ids), (digest, ids))}
+        data_digest = sample_ids_digest(data_ids)
+        new = {d: list(i) for d, i in ((data_digest, data_ids), (digest, ids))}
         new = {d: i for d, i in new.items() if d not in sent}
         if new:  # each set's ids travel once per process
             properties.append((SAMPLE_SET_KEY, new))
             sent.update(dict.fromkeys(new, True))
         properties.append((RECORD_KEY, record.to_json()))
+        properties.append((SAMPLE_DIGESTS_KEY, list(dict.fromkeys((data_digest, digest)))))
         node = self._request.node
         callspec = getattr(node, "callspec", None)
         if callspec is not None:
@@ -206,6 +218,7 @@ class CellRun:
         all_flags = list(outcome.flags)
         if not loaded.converged:
             all_flags.insert(0, "not_converged")
+        all_flags += [f for f in watch(loaded.model).flags() if f not in all_flags]
         settings = {
             **self.settings.to_dict(),
             # the ids themselves are stored once per run (results.json: run.sample_sets)

@@ -3,7 +3,11 @@
 Cells attach their record (and its journal key) to ``user_properties``; the report carries it to
 the controller (through xdist when workers run the cells), where :class:`ResultsCollector` keeps it,
 appends it to ``journal.jsonl`` at once (flushed to disk), and writes the result files when the
-session ends. A new run starts a new journal; a ``--rmq-resume`` run appends to the old one.
+session ends. From its first record to the end of the session the collector holds the output
+folder (:class:`~robustmq.results.folder.OutputLock`; a second run into it stops with
+OutputInUseError). A new run moves an earlier run's files to ``previous-<time>/`` and starts a new
+journal; a ``--rmq-resume`` run appends to the old one and takes the sample ids of the cells it
+resumes from it. Xdist workers never write: their records reach the controller in their reports.
 """
 
 from __future__ import annotations
@@ -11,13 +15,15 @@ from __future__ import annotations
 import datetime as dt
 import platform
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from robustmq.benchmark.settings import BenchSettings
-from robustmq.results.journal import JOURNAL_NAME, append_entry
+from robustmq.results.folder import OutputInUseError, OutputLock, rotate_previous
+from robustmq.results.journal import Journal, append_entry, load_journal
 from robustmq.results.record import Record, library_versions
 from robustmq.results.storage import atomic_write, write_results
 from robustmq.results.summary import ModelSummary, summarize
@@ -26,6 +32,12 @@ RECORD_KEY = "robustmq_record"
 SAMPLE_SET_KEY = "robustmq_sample_set"
 JOURNAL_KEY = "robustmq_journal_key"
 RESUMED_KEY = "robustmq_resumed"
+#: the digests of the sample sets a cell used (the run's evaluation set and its own).
+SAMPLE_DIGESTS_KEY = "robustmq_sample_digests"
+
+
+class OutputNotice(UserWarning):
+    """Something the run did to its output folder that the user should know (files moved)."""
 
 
 class ResultsCollector:
@@ -43,7 +55,12 @@ class ResultsCollector:
         self.summaries: dict[str, ModelSummary] = {}
         #: run-level failures to report (e.g. model-level masking flags with fail-on-masking).
         self.failures: list[str] = []
-        self._cleared = settings.resume  # a resumed run appends to the journal it resumes
+        #: what the run did to its output folder (shown as warnings when the session ends).
+        self.notices: list[str] = []
+        self._lock: OutputLock | None = None
+        self._journal: Journal | None = None  # the journal a resumed run continues
+        self._journaled: set[str] = set()  # digests of the sample sets the journal holds
+        self._reread = False
 
     def add_report(self, report: pytest.TestReport) -> None:
         """Take the record (and sample set) a test report carries, if any."""
@@ -55,17 +72,53 @@ class ResultsCollector:
         value = properties.get(RECORD_KEY)
         if not isinstance(value, dict):
             return
+        if self.writes and self._lock is None:
+            self._take_output()
         record = Record.from_json(value)
         self.records[record.cell] = record
         if properties.get(RESUMED_KEY):
             self.resumed += 1
+            self.sample_sets.update(self._resumed_sample_sets(value))
             return  # already in the journal
         if self.writes:
-            if not self._cleared:  # a new run starts a new journal
-                (self.output / JOURNAL_NAME).unlink(missing_ok=True)
-                self._cleared = True
             key = properties.get(JOURNAL_KEY)
-            append_entry(self.output, key if isinstance(key, str) else None, value)
+            digests = properties.get(SAMPLE_DIGESTS_KEY)
+            if not isinstance(digests, list):
+                digests = [str(record.settings.get("sample_ids_sha256"))]
+            new = {d: self.sample_sets[d] for d in digests if d in self.sample_sets}
+            new = {d: ids for d, ids in new.items() if d not in self._journaled}
+            append_entry(self.output, key if isinstance(key, str) else None, value, digests, new)
+            self._journaled.update(new)
+
+    def _take_output(self) -> None:
+        """Hold the output folder (stop the session if another run holds it); a resumed run
+        reads the journal it continues, a new one moves an earlier run's files aside."""
+        try:
+            self._lock = OutputLock.acquire(self.output, self.started)
+        except OutputInUseError as exc:
+            self.writes = False
+            pytest.exit(f"{type(exc).__name__}: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+        if self.settings.resume:
+            self._journal = load_journal(self.output)
+            self._journaled = set(self._journal.sample_sets)
+            return
+        moved = rotate_previous(self.output)
+        if moved is not None:
+            self.notices.append(
+                f"{self.output}: the previous run's files were moved to {moved}/ (a new run "
+                "starts a new journal; --rmq-resume continues one)"
+            )
+
+    def _resumed_sample_sets(self, record: dict[str, Any]) -> dict[str, list[str]]:
+        """The sample ids a resumed record's journal entry used (the journal is read again, once,
+        where the entry is newer than the collector's copy)."""
+        if self._journal is None:
+            return {}
+        found = self._journal.sample_sets_of(record)
+        if not found and not self._reread:
+            self._journal, self._reread = load_journal(self.output), True
+            found = self._journal.sample_sets_of(record)
+        return found
 
     def run_metadata(self) -> dict[str, Any]:
         """What the run was: settings, versions, host, times, sample sets."""
@@ -82,7 +135,18 @@ class ResultsCollector:
         }
 
     def finish(self) -> list[Path]:
-        """Write the result files; returns their paths (none when there is nothing to write)."""
+        """Write the result files and give the output folder up; returns the files' paths (none
+        when there is nothing to write). Notices are issued as :class:`OutputNotice` warnings."""
+        try:
+            return self._write()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+            for notice in self.notices:
+                warnings.warn(notice, OutputNotice, stacklevel=2)
+            self.notices.clear()
+
+    def _write(self) -> list[Path]:
         if not self.writes or not self.records:
             return []
         self.summaries = summarize(self.records.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from robustmq.results.journal import (
@@ -11,14 +12,20 @@ from robustmq.results.journal import (
     checkpoint_digest,
     read_journal,
 )
+from robustmq.results.record import Record, library_versions
 
 
-def test_entries_round_trip_and_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
-    append_entry(tmp_path, "k1", {"cell": "a"})
-    append_entry(tmp_path, "k2", {"cell": "b"})
+def test_entries_round_trip_and_a_torn_last_line_is_ignored(
+    tmp_path: Path, make_record: Callable[..., Record]
+) -> None:
+    a, b = (make_record(cell=c).to_json() for c in "ab")
+    for record in (a, b):
+        record["versions"] = library_versions()
+    append_entry(tmp_path, "k1", a)
+    append_entry(tmp_path, "k2", b)
     with open(tmp_path / JOURNAL_NAME, "a") as f:
         f.write('{"key": "k3", "record": {"cel')  # a write cut short by a crash
-    assert read_journal(tmp_path) == {"k1": {"cell": "a"}, "k2": {"cell": "b"}}
+    assert read_journal(tmp_path) == {"k1": a, "k2": b}
 
 
 def test_a_missing_journal_is_empty(tmp_path: Path) -> None:
@@ -31,7 +38,7 @@ def test_the_key_follows_what_changes_numbers_only() -> None:
     neutral = {"output"}
 
     def key(test: str, param: str, values: dict[str, object], sha: str | None) -> str:
-        return cell_key(test, param, values, sha, neutral)
+        return cell_key(test, param, values, sha, neutral, versions={"torch": "2.0"})
 
     first = key("test_clean", "resnet18-fp32", settings, "abc")
     assert first == key("test_clean", "resnet18-fp32", {**settings, "output": "b"}, "abc")
@@ -40,6 +47,8 @@ def test_the_key_follows_what_changes_numbers_only() -> None:
     assert first != key("test_clean", "resnet18-lsq-4bit", settings, "abc")
     cuda = {**settings, "device": "cuda:0"}
     assert key("t", "c", cuda, None) == key("t", "c", {**settings, "device": "cuda:1"}, None)
+    other = cell_key("test_clean", "resnet18-fp32", settings, "abc", neutral, {"torch": "2.1"})
+    assert first != other  # a library version is part of the key
 
 
 def test_the_neutral_settings_are_the_declared_ones() -> None:
