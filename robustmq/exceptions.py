@@ -93,3 +93,15 @@ class CheckpointMismatchError(CheckpointError, ValueError):
 
 class StateDictKeysError(CheckpointError, KeyError):
     """A state_dict has missing or unexpected keys, or tensors of the wrong shape."""
+
+
+class RecordError(RobustMQError, ValueError):
+    """A result record whose fields are missing or of the wrong type (named in the message)."""
+
+
+class ResultsFileError(RobustMQError, ValueError):
+    """A results folder or file that is missing or cannot be read."""
+
+
+class BaselineMismatchError(InvalidOptionError):
+    """A regression-gate baseline that measured something else (profile, samples, settings)."""

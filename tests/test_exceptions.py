@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from robustmq import exceptions
 from robustmq.exceptions import (
+    BaselineMismatchError,
     CheckpointError,
     CheckpointMismatchError,
     CheckpointNotFoundError,
@@ -18,6 +19,8 @@ from robustmq.exceptions import (
     DuplicateNameError,
     InvalidBitsError,
     InvalidOptionError,
+    RecordError,
+    ResultsFileError,
     RobustMQError,
     StateDictKeysError,
     UnknownModelError,
@@ -42,6 +45,9 @@ BUILTINS: dict[type[RobustMQError], type[Exception]] = {
     CheckpointMismatchError: ValueError,
     StateDictKeysError: KeyError,
     DuplicateNameError: ValueError,
+    RecordError: ValueError,
+    ResultsFileError: ValueError,
+    BaselineMismatchError: ValueError,
 }
 
 

@@ -21,15 +21,19 @@ HARNESS_OPTIONS: Sequence[Option] = (
     Option(
         "checkpoints",
         None,
-        "checkpoint folder, or a pattern such as '{arch}-{quantizer}-{bits}bit.safetensors' "
-        "(default: the profile's zoo in the cache, built on demand where the profile allows)",
+        "checkpoint folder (holding <model id>.safetensors: resnet18-fp32.safetensors, "
+        "resnet18-lsq-4bit.safetensors, ...), or a pattern with the fields {arch}, {quantizer}, "
+        "{bits} (32 for the float model) and {id} (the model id), such as "
+        "'/ckpts/{id}.safetensors' (default: the profile's zoo in the cache, built on demand "
+        "where the profile allows)",
     ),
     ZOO_ROOT,
     DEVICE,
     Option(
         "n_samples",
         None,
-        "evaluation images in all, spread evenly over the classes "
+        "evaluation images in all, spread evenly over the classes: rounded down to a multiple "
+        "of the class count, at least one per class (fewer is refused) "
         "(default: the profile's: synthetic 500, cifar10 1000, imagenet 5000)",
         kind=int,
     ),
@@ -59,8 +63,9 @@ HARNESS_OPTIONS: Sequence[Option] = (
     Option(
         "baseline",
         None,
-        "regression gate: a results.json of an earlier run; a cell fails when a metric fell "
-        "by more than max(--rmq-tolerance, z x standard error)",
+        "regression gate: a results.json of an earlier run of the same profile, samples and "
+        "settings (another is refused); a cell fails when a metric fell by more than "
+        "max(--rmq-tolerance, z x standard error); cells it cannot check are listed at the end",
         neutral=True,
     ),
     Option(

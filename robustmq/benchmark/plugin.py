@@ -5,7 +5,9 @@ families') build :class:`BenchSettings`; a test function marked with a family's 
 ``spec`` and ``cell`` gets one case per model x family cell, with the family's markers; the
 fixtures ``rmq_context`` (one per process) and ``rmq`` (one per cell) run it; the controller's
 :class:`ResultsCollector` gathers records from test reports, writes the result files and prints
-the table.
+the table. The controller checks every option when the run starts
+(:mod:`robustmq.benchmark.validation`, the baseline's settings: :mod:`robustmq.benchmark.gate`)
+and ends with what the regression gate could not check.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def markers() -> dict[str, str]:
 
 collector_key = pytest.StashKey[ResultsCollector]()
 settings_key = pytest.StashKey[BenchSettings]()
+_baseline_key = pytest.StashKey[dict[str, "Baseline"]]()
 
 
 #: the option group of the parser being built (families registered later add theirs to it).
@@ -73,15 +76,24 @@ def pytest_plugin_registered() -> None:
 
 
 def _settings(config: pytest.Config) -> BenchSettings:
+    """The run's settings; on the controller every option is checked first (a UsageError naming
+    the option, its value and what was expected stops the run before any cell)."""
     values = {o.name: config.getoption(o.dest) for o in HARNESS_OPTIONS}
     values["device"] = resolve_device(values["device"])
     extra = {o.name: config.getoption(o.dest, o.default) for o in family_options()}
     try:
         settings = BenchSettings(**values, family_options=extra)
-        if settings.baseline:  # an unreadable baseline stops the run before any cell
+        if hasattr(config, "workerinput") or config.getoption("help", False):
+            return settings  # the controller checked them
+        from robustmq.benchmark.validation import validate
+
+        validate(settings)
+        if settings.baseline:  # unreadable or measured otherwise: stop before any cell
             from robustmq.benchmark.gate import Baseline
 
-            Baseline(settings.baseline)
+            baseline = Baseline(settings.baseline)
+            baseline.check_settings(settings.to_dict())
+            config.stash[_baseline_key] = {settings.baseline: baseline}
         return settings
     except RobustMQError as exc:
         raise pytest.UsageError(str(exc)) from exc
@@ -144,17 +156,20 @@ def rmq_context(pytestconfig: pytest.Config) -> BenchContext:
 @pytest.fixture
 def rmq(rmq_context: BenchContext, request: pytest.FixtureRequest) -> CellRun:
     """The cell's handle: ``evaluate(spec, cell)`` (or ``load``, ``eval_data``, ``record``)."""
-    from robustmq.benchmark.gate import Baseline
     from robustmq.benchmark.harness import CellRun
 
-    baselines = request.config.stash.setdefault(_baseline_key, {})
-    path = rmq_context.settings.baseline
+    return CellRun(rmq_context, request, _baseline(request.config, rmq_context.settings))
+
+
+def _baseline(config: pytest.Config, settings: BenchSettings) -> Baseline | None:
+    """The run's baseline (``--rmq-baseline``), read once per process; None without one."""
+    from robustmq.benchmark.gate import Baseline
+
+    baselines = config.stash.setdefault(_baseline_key, {})
+    path = settings.baseline
     if path and path not in baselines:
         baselines[path] = Baseline(path)
-    return CellRun(rmq_context, request, baselines.get(path) if path else None)
-
-
-_baseline_key = pytest.StashKey[dict[str, "Baseline"]]()
+    return baselines.get(path) if path else None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -208,6 +223,17 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         return None
     pyfuncitem.user_properties.append((RECORD_KEY, journal[key]))
     pyfuncitem.user_properties.append((RESUMED_KEY, True))
+    baseline = _baseline(config, settings)
+    if baseline is not None:  # a resumed cell is gated like a run one
+        from robustmq.benchmark.gate import regressions
+        from robustmq.results.record import Record
+
+        found = regressions(
+            Record.from_json(journal[key]), baseline, settings.tolerance, settings.z
+        )
+        if found:
+            lines = "\n".join(r.message() for r in found)
+            pytest.fail(f"regression against {baseline.path}:\n{lines}", pytrace=False)
     return True
 
 
@@ -267,3 +293,28 @@ class _ReportHooks:
         terminalreporter.write_line(f"results written to {collector.output}/:")
         for path in [collector.output / "journal.jsonl", *collector.written]:
             terminalreporter.write_line(f"  {path}")
+        self._gate_summary(terminalreporter, collector)
+
+    def _gate_summary(self, reporter: pytest.TerminalReporter, collector: ResultsCollector) -> None:
+        """How many cells the gate checked, and each one it could not check and why."""
+        settings = self.config.stash[settings_key]
+        baseline = _baseline(self.config, settings) if settings.baseline else None
+        if baseline is None:
+            return
+        from robustmq.benchmark.gate import MISSING_CELLS
+
+        records = list(collector.records.values())
+        gaps = baseline.gaps(records)
+        unchecked = len(gaps.get(MISSING_CELLS, []))
+        reporter.section("robustmq regression gate")
+        reporter.write_line(
+            f"{len(records) - unchecked} of {len(records)} cells compared with {baseline.path}"
+        )
+        for reason, items in gaps.items():
+            shown = ", ".join(items[:_GAPS_SHOWN])
+            more = f" and {len(items) - _GAPS_SHOWN} more" if len(items) > _GAPS_SHOWN else ""
+            reporter.write_line(f"not gated, {reason} ({len(items)}): {shown}{more}", yellow=True)
+
+
+#: the gate summary names at most this many unchecked cells or values per reason.
+_GAPS_SHOWN = 20

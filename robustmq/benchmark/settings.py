@@ -43,10 +43,11 @@ class BenchSettings:
     family_options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        get_profile(self.profile)  # unknown profile: UnknownNameError listing the profiles
-        if self.n_samples is not None and self.n_samples < 1:
+        profile = get_profile(self.profile)  # unknown: UnknownNameError listing the profiles
+        if self.n_samples is not None and self.n_samples < profile.num_classes:
             raise InvalidOptionError(
-                f"--rmq-n-samples={self.n_samples!r} is invalid; expected an integer >= 1"
+                f"--rmq-n-samples={self.n_samples!r} is too small; expected at least one image per "
+                f"class: an integer >= {profile.num_classes} for the {profile.name} profile"
             )
         if self.batch_size < 1:
             raise InvalidOptionError(
@@ -89,7 +90,8 @@ class BenchSettings:
         return self.option(name)
 
     def per_class(self, num_classes: int) -> int | None:
-        """Evaluation images per class implied by ``n_samples`` (None: the profile's default)."""
+        """Evaluation images per class implied by ``n_samples``, rounded down (None: the profile's
+        default)."""
         if self.n_samples is None:
             return None
         return max(1, self.n_samples // num_classes)

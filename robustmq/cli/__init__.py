@@ -30,10 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (2 with a message on bad input)."""
+    """Run the command line; returns the exit status: 2 with a one-line message on bad input (a
+    typed error, or a file that cannot be read or written)."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except RobustMQError as exc:
-        print(f"robustmq: error: {exc}", file=sys.stderr)
+    except (RobustMQError, OSError) as exc:
+        message = " ".join(str(exc).split())  # one line
+        print(f"robustmq: error: {message}", file=sys.stderr)
         return 2

@@ -13,9 +13,11 @@ __all__ = ["add_commands"]
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
+    from robustmq.benchmark.validation import check_folder
     from robustmq.report import load_run, merge_runs, write_merged
     from robustmq.report.render import render_merge
 
+    check_folder("--output", args.output)  # before reading the folders
     runs = [load_run(folder) for folder in args.folders]
     result = merge_runs(runs, ignore=args.ignore_setting or ())
     for warning in result.warnings:

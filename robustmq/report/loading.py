@@ -3,7 +3,10 @@
 A run is read from ``results.json`` (a folder holding one, or the file itself). A folder whose run
 died before writing it is read from its journal, ``journal.jsonl`` (lines ``{"key", "record"}``),
 or from the ``records.jsonl`` of older runs (one record per line); the last line of a cell wins, a
-torn line is skipped, and the settings are taken from the records. Summaries (WCAR, mNR,
+torn line is skipped (an entry appended to it is still read), and the settings are taken from the
+records. A file that cannot be read, has the wrong shape, holds a record with a missing or
+mistyped field, or holds no record at all is a ResultsFileError naming the file and the field.
+Summaries (WCAR, mNR,
 ACCs...) are always recomputed from the records with :func:`robustmq.results.summary.summarize`,
 so every command uses the current definitions, also across merged folders.
 """
@@ -19,7 +22,7 @@ from typing import Any
 import robustmq.noise  # noqa: F401  (registers the built-in families: summaries, settings)
 from robustmq.benchmark.options import HARNESS_OPTIONS, family_options
 from robustmq.cells import FLOAT, GRID_ARCHS
-from robustmq.exceptions import RobustMQError
+from robustmq.exceptions import RecordError, ResultsFileError
 from robustmq.noise.natural.corruptions import SEVERITIES, corruption_names
 from robustmq.noise.systematic.variants import list_variants
 from robustmq.results.record import Record
@@ -49,10 +52,6 @@ CORRUPTIONS = tuple(corruption_names())
 VARIANTS = tuple(list_variants())
 
 
-class ResultsFileError(RobustMQError, ValueError):
-    """A results folder or file that is missing or cannot be read."""
-
-
 @dataclass(frozen=True)
 class RunData:
     """One run as read from disk: where from, its ``run`` metadata and its records."""
@@ -78,40 +77,82 @@ def _record(data: object, where: str) -> Record:
         raise ResultsFileError(f"{where}: expected a record object, got {type(data).__name__}")
     try:
         return Record.from_json(data)
-    except (TypeError, ValueError) as exc:
-        raise ResultsFileError(f"{where}: not a RobustMQ record ({exc})") from exc
+    except RecordError as exc:
+        raise ResultsFileError(f"{where}: {exc}") from exc
+
+
+def _text(path: Path, errors: str = "strict") -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors=errors)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsFileError(f"{path}: cannot be read ({exc})") from exc
+
+
+#: Parts of ``run`` that the commands read, and the JSON type each must have.
+_RUN_FIELDS = {"settings": dict, "sample_sets": dict, "versions": dict}
 
 
 def _read_json(path: Path) -> RunData:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_text(path))
     except json.JSONDecodeError as exc:
         raise ResultsFileError(f"{path}: not valid JSON ({exc})") from exc
     if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+        shown = type(data.get("results")).__name__ if isinstance(data, dict) else "not an object"
         raise ResultsFileError(
-            f"{path}: expected an object with 'run' and 'results' (a RobustMQ results.json)"
+            f"{path}: expected an object with 'run' and 'results' (a list of records; a RobustMQ "
+            f"results.json), got {type(data).__name__} ('results': {shown})"
         )
+    run = data.get("run", {})
+    if not isinstance(run, dict):
+        raise ResultsFileError(f"{path}: field 'run' is {type(run).__name__}; expected an object")
+    for name, kind in _RUN_FIELDS.items():
+        if name in run and not isinstance(run[name], kind):
+            raise ResultsFileError(
+                f"{path}: field 'run.{name}' is {type(run[name]).__name__}; expected an object"
+            )
     records = [_record(r, f"{path}: results[{i}]") for i, r in enumerate(data["results"])]
-    run = data.get("run") if isinstance(data.get("run"), dict) else {}
-    return RunData(path.parent, path, dict(run or {}), records)
+    if not records:
+        raise ResultsFileError(f"{path}: holds no records; expected a finished run's results")
+    return RunData(path.parent, path, dict(run), records)
+
+
+def _entries(line: str) -> list[object]:
+    """The JSON values on a journal line: one, or those after a torn line that the next entry was
+    appended to (a run killed mid-write, then resumed); none when the line is torn for good."""
+    try:
+        return [json.loads(line)]
+    except json.JSONDecodeError:
+        pass
+    for start in (i for i in range(1, len(line)) if line.startswith('{"key": ', i)):
+        try:
+            return [json.loads(line[start:])]
+        except json.JSONDecodeError:
+            continue
+    return []
 
 
 def _read_jsonl(path: Path) -> RunData:
     by_cell: dict[str, Record] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    torn = 0
+    for number, line in enumerate(_text(path, "replace").splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a crash: the cell is simply not there
-        if isinstance(data, dict) and isinstance(data.get("record"), dict):
-            data = data["record"]  # a journal entry
-        record = _record(data, f"{path}:{number}")
-        by_cell[record.cell] = record
+        found = _entries(line)
+        torn += not found  # a line cut short by a crash: the cell is simply not there
+        for data in found:
+            if isinstance(data, dict) and isinstance(data.get("record"), dict):
+                data = data["record"]  # a journal entry
+            record = _record(data, f"{path}:{number}")
+            by_cell[record.cell] = record
+    if not by_cell:
+        raise ResultsFileError(
+            f"{path}: holds no complete record ({torn} torn lines); expected the journal of a run "
+            "that finished at least one cell"
+        )
     records = list(by_cell.values())
     names = {o.name for o in (*HARNESS_OPTIONS, *family_options())}
-    settings = {k: v for k, v in records[0].settings.items() if k in names} if records else {}
+    settings = {k: v for k, v in records[0].settings.items() if k in names}
     run = {"settings": settings, "sample_sets": {}, "n_records": len(records)}
     return RunData(path.parent, path, run, records)
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from robustmq.benchmark.options import neutral_settings
+from robustmq.benchmark.validation import check_folder
 from robustmq.exceptions import RobustMQError
 from robustmq.report.loading import RunData
 from robustmq.results.record import Record
@@ -208,7 +209,9 @@ def _merged_run(
 
 
 def write_merged(output: str | Path, result: MergeResult) -> list[Path]:
-    """Write the merged results.json, results.csv and table.md into ``output``."""
+    """Write the merged results.json, results.csv and table.md into ``output`` (a file there, or
+    a folder that cannot be written, is an InvalidOptionError naming ``--output``)."""
+    check_folder("--output", output)
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     run = dict(result.run)

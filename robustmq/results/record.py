@@ -12,6 +12,7 @@ fields may be missing, a float model may carry ``bits: 32``); versions 1 and 2 h
 from __future__ import annotations
 
 import base64
+import binascii
 import dataclasses
 import json
 import platform
@@ -24,6 +25,7 @@ import torch
 from torch import Tensor
 
 from robustmq._version import __version__
+from robustmq.exceptions import RecordError
 from robustmq.hashing import sha256_lines
 
 
@@ -87,7 +89,7 @@ def normalize_record(data: dict[str, Any]) -> dict[str, Any]:
     """
     version = data.get("schema", 1)
     if not isinstance(version, int) or version > SCHEMA_VERSION:
-        raise ValueError(
+        raise RecordError(
             f"record {data.get('cell')!r} has schema {version!r}; this RobustMQ reads schema "
             f"versions 1..{SCHEMA_VERSION} (upgrade RobustMQ)"
         )
@@ -144,5 +146,81 @@ class Record:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Record:
-        """Rebuild a record from :meth:`to_json` output of any schema version (normalized)."""
-        return cls(**normalize_record(data))
+        """Rebuild a record from :meth:`to_json` output of any schema version (normalized).
+
+        A missing field or one of the wrong type (a metric that is not a number, ``correct`` that
+        is not the base64 of ``n_samples`` bits...) is a RecordError naming the cell and field.
+        """
+        if not isinstance(data, dict):
+            raise RecordError(f"a record is a JSON object, not {_shown(data)}")
+        normalized = normalize_record(data)
+        problem = _problem(normalized)
+        if problem is not None:
+            raise RecordError(f"record {data.get('cell')!r}: {problem}")
+        return cls(**normalized)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return (
+        f"{text[:60]}... ({type(value).__name__})"
+        if len(text) > 60
+        else f"{text} ({type(value).__name__})"
+    )
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+#: What each field of a record's JSON must be: (test, description).
+_FIELDS: dict[str, tuple[Any, str]] = {
+    **dict.fromkeys(
+        ("cell", "arch", "quantizer", "family", "noise", "correct", "device"),
+        (lambda v: isinstance(v, str), "a string"),
+    ),
+    "bits": (lambda v: v is None or _integer(v), "an integer or null"),
+    "n_samples": (lambda v: _integer(v) and v >= 0, "an integer >= 0"),
+    "seed": (_integer, "an integer"),
+    "duration_s": (_number, "a number"),
+    "checkpoint_sha256": (lambda v: v is None or isinstance(v, str), "a string or null"),
+    **dict.fromkeys(
+        ("params", "settings", "versions", "metrics", "intervals"),
+        (lambda v: isinstance(v, dict), "an object"),
+    ),
+    "flags": (
+        lambda v: isinstance(v, list) and all(isinstance(f, str) for f in v),
+        "a list of strings",
+    ),
+}
+
+
+def _problem(data: dict[str, Any]) -> str | None:
+    """What is wrong with a normalized record's JSON (None: nothing)."""
+    missing = [f.name for f in dataclasses.fields(Record) if f.name not in data]
+    if missing:
+        return f"fields {missing} are missing"
+    for name, (test, expected) in _FIELDS.items():
+        if not test(data[name]):
+            return f"field {name!r} is {_shown(data[name])}; expected {expected}"
+    for name, value in data["metrics"].items():
+        if not _number(value):
+            return f"field 'metrics.{name}' is {_shown(value)}; expected a number"
+    for name, value in data["intervals"].items():
+        if not (isinstance(value, list) and len(value) == 2 and all(map(_number, value))):
+            return f"field 'intervals.{name}' is {_shown(value)}; expected [low, high] numbers"
+    try:
+        size = len(base64.b64decode(data["correct"], validate=True))
+    except (binascii.Error, ValueError):
+        return f"field 'correct' is {_shown(data['correct'])}; expected base64 text"
+    if size != -(-data["n_samples"] // 8):
+        return (
+            f"field 'correct' decodes to {size} byte{'s' * (size != 1)}; expected "
+            f"{-(-data['n_samples'] // 8)} "
+            f"(the bit-packed correctness of n_samples = {data['n_samples']} samples)"
+        )
+    return None

@@ -26,9 +26,11 @@ class ToyFamily(Family):
     markers = {"toy_odd": "odd toy cells"}
     options = (
         Option("toy_shift", 0.0, "added to every pixel (default: 0)", kind=float),
-        Option("toy_headline", None, "report this headline value instead", kind=float),
-        Option("toy_diagnostic", 0.5, "the diagnostic's value (default: 0.5)", kind=float),
-        Option("toy_wrong", -1, "make the first N samples wrong, the rest right", kind=int),
+        # stand-ins for a changed model in the gate tests: neutral, or the gate would refuse a
+        # baseline of other settings (it compares like with like)
+        Option("toy_headline", None, "report this value instead", kind=float, neutral=True),
+        Option("toy_diagnostic", 0.5, "the diagnostic's value", kind=float, neutral=True),
+        Option("toy_wrong", -1, "first N samples wrong, the rest right", kind=int, neutral=True),
     )
     metrics = (
         Metric("toy_accuracy", "top-1 accuracy on shifted images"),

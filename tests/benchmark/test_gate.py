@@ -121,7 +121,7 @@ def test_every_built_in_metric_declares_a_direction_and_role() -> None:
 def test_cells_missing_from_the_baseline_are_not_checked(
     tmp_path: Path, make_record: MakeRecord
 ) -> None:
-    """A cell that the baseline lacks is not checked."""
+    """A cell that the baseline lacks is not compared (Baseline.gaps lists it)."""
     base = _baseline(tmp_path, make_record(cell="a", accuracy=0.9, n=100))
     other = make_record(cell="b", accuracy=0.0, n=100)
     assert regressions(other, base, tolerance_pp=0.0, z=0.0) == []
