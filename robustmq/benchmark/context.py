@@ -79,7 +79,7 @@ class BenchContext:
             raise ModelUnavailableError(
                 f"no checkpoint for {spec.id}: expected {path} "
                 "(set --rmq-checkpoints to a folder or a pattern such as "
-                "'{arch}-{quantizer}-{bits}bit.safetensors')"
+                "'ckpts/{id}.safetensors', {id} being e.g. resnet18-fp32 or resnet18-lsq-4bit)"
             )
         return open_checkpoint(
             path,
