@@ -1,6 +1,10 @@
 """Reading checkpoint files: which format a file is, its safetensors header, its tensors.
 
 Private to :mod:`robustmq.checkpoints`; every error names the file and what was expected.
+
+A safetensors header length over :data:`MAX_HEADER_BYTES` is refused before the header is read
+(:class:`CheckpointHeaderTooLargeError`): the length field is the file's first 8 bytes, and a
+damaged or hostile file claiming gigabytes would otherwise be allocated and read.
 """
 
 from __future__ import annotations
@@ -23,6 +27,16 @@ from robustmq.exceptions import (
 )
 
 
+class CheckpointHeaderTooLargeError(CorruptCheckpointError):
+    """A safetensors header longer than :data:`MAX_HEADER_BYTES`; refused before it is read."""
+
+
+#: The longest safetensors header read: safetensors' own limit (``MAX_HEADER_SIZE = 100_000_000``
+#: in ``safetensors/src/tensor.rs``, error ``HeaderTooLarge``), so any file it can load loads here.
+MAX_HEADER_BYTES = 100_000_000
+_SNIFF = 1024  # bytes read to tell the format
+
+
 def _existing_file(path: str | os.PathLike[str]) -> Path:
     p = Path(path)
     if not p.exists():
@@ -36,15 +50,38 @@ def _existing_file(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+def _check_header_length(path: Path, data: bytes, size: int) -> None:
+    """CheckpointHeaderTooLargeError if ``data`` starts a safetensors header over the limit."""
+    if len(data) < 9 or data[8:9] != b"{":
+        return
+    (n,) = struct.unpack("<Q", data[:8])
+    if n > MAX_HEADER_BYTES:
+        raise CheckpointHeaderTooLargeError(
+            f"{path}: the safetensors header claims {n:,} bytes (the file has {size:,}), over the "
+            f"limit of {MAX_HEADER_BYTES:,} (safetensors' own MAX_HEADER_SIZE); refused before "
+            "reading it: the file is damaged or not a checkpoint"
+        )
+
+
 def _head(path: Path) -> bytes:
     """The file's first bytes: enough to sniff its format and, for safetensors, its whole header."""
     with open(path, "rb") as f:
-        head = f.read(1024)
+        head = f.read(_SNIFF)
+        size = os.fstat(f.fileno()).st_size
+        _check_header_length(path, head, size)
         if len(head) >= 8:
             (n,) = struct.unpack("<Q", head[:8])
-            if len(head) < 8 + n <= os.fstat(f.fileno()).st_size:
+            if len(head) < 8 + n <= size and n <= MAX_HEADER_BYTES:
                 head += f.read(8 + n - len(head))
     return head
+
+
+def _read_file(path: Path) -> bytes:
+    """All the file's bytes, from one open; a safetensors header over the limit is refused first."""
+    with open(path, "rb") as f:
+        head = f.read(_SNIFF)
+        _check_header_length(path, head, os.fstat(f.fileno()).st_size)
+        return head + f.read()
 
 
 def _sniff(path: Path, data: bytes, size: int) -> str:
@@ -81,6 +118,7 @@ def _sniff(path: Path, data: bytes, size: int) -> str:
 
 def _safetensors_metadata(path: Path, data: bytes, size: int) -> dict[str, str]:
     """The ``__metadata__`` of a safetensors file; ``data`` holds its first bytes and header."""
+    _check_header_length(path, data, size)
     (n,) = struct.unpack("<Q", data[:8])
     if n > size - 8:
         raise CorruptCheckpointError(

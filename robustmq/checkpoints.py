@@ -3,10 +3,15 @@
 A RobustMQ checkpoint is one ``.safetensors`` file whose string metadata holds
 ``format`` (``robustmq-checkpoint``), ``format_version``, ``config`` (JSON: arch, num_classes,
 width, mean, std, quantizer, bits, policy), ``meta`` (JSON: whatever the caller passed, e.g.
-profile, dataset, training recipe, accuracy), ``robustmq_version`` and ``weights_sha256`` (a hash
-of the tensors, so a damaged file is detected). Plain state_dicts (torchvision-style ``.pth`` or
-``.safetensors``) load too when the caller names the architecture and quantization; ``.pth`` files
-are read with ``torch.load(weights_only=True)`` and never unpickle code.
+profile, dataset, training recipe, accuracy), ``robustmq_version``, ``weights_sha256`` (a hash of
+the tensors, so a damaged file is detected) and ``content_sha256`` (a hash of ``format``,
+``format_version``, ``config``, ``meta`` and ``weights_sha256``, so an edited configuration is
+detected too; files saved before it load with an :class:`UnverifiedCheckpointWarning`).
+Plain state_dicts (torchvision-style ``.pth`` or ``.safetensors``) load too when the caller names
+the architecture and quantization (the width, if not given, is inferred from the convolution
+shapes); ``.pth`` files are read with ``torch.load(weights_only=True)`` and never unpickle code.
+A safetensors header over :data:`MAX_HEADER_BYTES` (safetensors' own limit, 100 MB) is refused
+before it is read (:class:`CheckpointHeaderTooLargeError`).
 """
 
 from __future__ import annotations
@@ -23,13 +28,24 @@ import torch
 from torch import Tensor, nn
 
 from robustmq._checkpoint_files import (
+    MAX_HEADER_BYTES,
+    CheckpointHeaderTooLargeError,
     _existing_file,
     _head,
+    _read_file,
     _safetensors_metadata,
     _safetensors_tensors,
     _sniff,
     _torch_state_dict,
 )
+from robustmq._checkpoint_hashes import (
+    CONTENT_KEYS,
+    UnverifiedCheckpointWarning,
+    content_sha256,
+    state_dict_sha256,
+    verify_hashes,
+)
+from robustmq._checkpoint_widths import infer_width, plain_width
 from robustmq._fs import atomic_path
 from robustmq._signatures import taking_arguments_of
 from robustmq._version import __version__
@@ -50,20 +66,29 @@ FLOAT = "fp32"
 #: Keys of ``config`` a caller may pin when loading (a mismatch is an error).
 CONFIG_KEYS = ("arch", "num_classes", "width", "quantizer", "bits", "policy")
 _LISTED = 5  # how many offending keys an error message lists
+__all__ = [
+    "CONFIG_KEYS",
+    "CONTENT_KEYS",
+    "FLOAT",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "MAX_HEADER_BYTES",
+    "Checkpoint",
+    "CheckpointHeaderTooLargeError",
+    "UnverifiedCheckpointWarning",
+    "content_sha256",
+    "file_sha256",
+    "load_checkpoint",
+    "model_config",
+    "open_checkpoint",
+    "read_checkpoint_metadata",
+    "save_checkpoint",
+    "state_dict_sha256",
+]
 
 
 #: Deprecated alias of :func:`robustmq.hashing.sha256_file` (hex sha256 of a file's bytes).
 file_sha256 = sha256_file
-
-
-def state_dict_sha256(state_dict: Mapping[str, Tensor]) -> str:
-    """Hex sha256 of a state_dict's names, dtypes, shapes and bytes, independent of key order."""
-    digest = hashlib.sha256()
-    for name in sorted(state_dict):
-        t = state_dict[name].detach().cpu().contiguous()
-        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
 
 
 def model_config(model: nn.Module) -> dict[str, Any]:
@@ -105,6 +130,7 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike[str], **meta: Any)
         "torch_version": str(torch.__version__),
         "weights_sha256": state_dict_sha256(tensors),
     }
+    metadata["content_sha256"] = content_sha256(metadata)
     from safetensors.torch import save_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -118,16 +144,17 @@ def read_checkpoint_metadata(
 ) -> dict[str, Any]:
     """The decoded metadata of a RobustMQ checkpoint (``config`` and ``meta`` as dicts).
 
-    Only the header is read, unless ``verify``: then the whole file is read once and its tensors
-    must match the recorded ``weights_sha256`` (:class:`CorruptCheckpointError` otherwise).
+    Only the header is read, unless ``verify``: then the whole file is read once, its tensors
+    must match the recorded ``weights_sha256`` and its metadata the recorded ``content_sha256``
+    (:class:`CorruptCheckpointError` otherwise).
     """
     path = _existing_file(path)
-    data = path.read_bytes() if verify else _head(path)
+    data = _read_file(path) if verify else _head(path)
     if _sniff(path, data, path.stat().st_size) != "safetensors":
         raise CorruptCheckpointError(f"{path}: not a safetensors file, so it has no metadata")
     raw = _safetensors_metadata(path, data, path.stat().st_size)
     if verify:
-        _verify(path, raw, _safetensors_tensors(path, data))
+        verify_hashes(path, raw, _safetensors_tensors(path, data))
     return _decode_metadata(path, raw)
 
 
@@ -166,11 +193,13 @@ def open_checkpoint(
     from them. For a RobustMQ checkpoint every given keyword must agree with the stored
     configuration (:class:`CheckpointMismatchError` otherwise). For a plain state_dict (``.pth``/
     ``.pt`` read with ``weights_only=True``, or a ``.safetensors`` without RobustMQ metadata)
-    ``arch`` is required and ``quantizer`` defaults to ``"fp32"``. ``verify`` checks the stored
-    weights hash (:class:`CorruptCheckpointError` on a mismatch).
+    ``arch`` is required, ``quantizer`` defaults to ``"fp32"`` and ``width`` to the one its
+    convolution shapes fit (a given ``width`` they do not fit: :class:`CheckpointMismatchError`).
+    ``verify`` checks the stored weights and content hashes (:class:`CorruptCheckpointError` on a
+    mismatch).
     """
     path = _existing_file(path)
-    data = path.read_bytes()
+    data = _read_file(path)
     kind = _sniff(path, data, len(data))
     requested = {
         "arch": arch,
@@ -182,24 +211,26 @@ def open_checkpoint(
     }
     meta: dict[str, Any] = {}
     recorded = None
+    plain = True
     if kind == "safetensors":
         raw = _safetensors_metadata(path, data, len(data))
         state_dict = _safetensors_tensors(path, data)
         if raw.get("format") == FORMAT:
+            plain = False
             stored = _decode_metadata(path, raw)
             config, meta = stored["config"], stored["meta"]
             _check_requested(path, config, requested)
             recorded = raw.get("weights_sha256")
             if verify:
-                _verify(path, raw, state_dict)
+                verify_hashes(path, raw, state_dict)
         else:
-            config = _config_from_request(path, requested)
+            config = _config_from_request(path, requested, state_dict)
     else:
         state_dict = _torch_state_dict(path, data)
-        config = _config_from_request(path, requested)
+        config = _config_from_request(path, requested, state_dict)
 
     model = _build(path, config)
-    _load_state_dict(path, model, state_dict)
+    _load_state_dict(path, model, state_dict, plain)
     model.eval().to(device)
     return Checkpoint(
         model=model,
@@ -226,15 +257,6 @@ def load_checkpoint(checkpoint: Checkpoint) -> nn.Module:
 
 
 # -- reading files -------------------------------------------------------------------------
-
-
-def _verify(path: Path, raw: Mapping[str, str], state_dict: Mapping[str, Tensor]) -> None:
-    """Raise CorruptCheckpointError unless the tensors match the recorded ``weights_sha256``."""
-    if raw.get("weights_sha256") != state_dict_sha256(state_dict):
-        raise CorruptCheckpointError(
-            f"{path}: the weights do not match the sha256 recorded when the checkpoint "
-            "was saved; the file was modified or damaged"
-        )
 
 
 def _decode_metadata(path: Path, raw: Mapping[str, str]) -> dict[str, Any]:
@@ -278,7 +300,9 @@ def _check_requested(path: Path, config: Mapping[str, Any], requested: Mapping[s
             )
 
 
-def _config_from_request(path: Path, requested: Mapping[str, Any]) -> dict[str, Any]:
+def _config_from_request(
+    path: Path, requested: Mapping[str, Any], state_dict: Mapping[str, Tensor]
+) -> dict[str, Any]:
     if requested["arch"] is None:
         raise CheckpointMismatchError(
             f"{path} is a plain state_dict without RobustMQ metadata; pass arch= (and quantizer=, "
@@ -290,7 +314,7 @@ def _config_from_request(path: Path, requested: Mapping[str, Any]) -> dict[str, 
     return {
         "arch": requested["arch"],
         "num_classes": requested["num_classes"] or 1000,
-        "width": requested["width"] or 1.0,
+        "width": plain_width(path, requested["arch"], requested["width"], state_dict),
         "quantizer": quantizer,
         "bits": 32 if quantizer == FLOAT else requested["bits"],
         "policy": None if quantizer == FLOAT else requested["policy"] or "academic",
@@ -309,7 +333,9 @@ def _build(path: Path, config: Mapping[str, Any]) -> nn.Module:
     return model
 
 
-def _load_state_dict(path: Path, model: nn.Module, state_dict: Mapping[str, Tensor]) -> None:
+def _load_state_dict(
+    path: Path, model: nn.Module, state_dict: Mapping[str, Tensor], plain: bool = False
+) -> None:
     expected = model.state_dict()
     missing = [k for k in expected if k not in state_dict]
     unexpected = [k for k in state_dict if k not in expected]
@@ -335,6 +361,10 @@ def _load_state_dict(path: Path, model: nn.Module, state_dict: Mapping[str, Tens
                 "quantize_model() and calibrate or fine-tune"
             )
         config = getattr(model, "robustmq_config", {})
+        if plain and wrong and infer_width(config.get("arch", ""), state_dict) is None:
+            hint += (
+                f"; no width of {config.get('arch')} fits its convolution shapes: is arch= right?"
+            )
         raise StateDictKeysError(
             f"{path}: state_dict does not fit {config.get('arch')} "
             f"({config.get('quantizer', FLOAT)}, bits={config.get('bits', 32)}): "

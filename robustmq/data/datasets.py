@@ -108,6 +108,7 @@ def _dataset(
     seed: int,
     pipeline: Pipeline | None,
     download: bool,
+    follow_symlinks: bool,
 ) -> tuple[ImageFolder, Pipeline]:
     root = resolve_root(profile, data_root, download)
     pipeline = pipeline if pipeline is not None else Pipeline.from_profile(profile)
@@ -119,7 +120,7 @@ def _dataset(
             + f") must hold split {split!r}; expected the layout "
             + _layout(profile.name)
         )
-    dataset = ImageFolder(root, split, pipeline)
+    dataset = ImageFolder(root, split, pipeline, follow_symlinks=follow_symlinks)
     if len(dataset.classes) != profile.num_classes:
         raise ClassCountError(
             f"{root / split} holds {len(dataset.classes)} class folders; expected "
@@ -138,15 +139,19 @@ def get_eval_data(
     pipeline: Pipeline | None = None,
     *,
     download: bool = False,
+    follow_symlinks: bool = False,
 ) -> tuple[ImageFolder, Pipeline]:
     """The profile's evaluation set (``n_per_class`` per class, default the profile's) and pipeline.
 
     The subset is chosen by ``seed`` (:meth:`ImageFolder.subset`); ``pipeline`` defaults to the
-    profile's reference pipeline and is attached to the returned dataset.
+    profile's reference pipeline and is attached to the returned dataset. ``follow_symlinks``:
+    see :class:`~robustmq.data.folder.ImageFolder`.
     """
     profile = get_profile(profile_name)
     per_class = _per_class(n_per_class, profile.eval_per_class)
-    return _dataset(profile, profile.eval_split, data_root, per_class, seed, pipeline, download)
+    return _dataset(
+        profile, profile.eval_split, data_root, per_class, seed, pipeline, download, follow_symlinks
+    )
 
 
 def get_train_data(
@@ -157,8 +162,18 @@ def get_train_data(
     pipeline: Pipeline | None = None,
     *,
     download: bool = False,
+    follow_symlinks: bool = False,
 ) -> tuple[ImageFolder, Pipeline]:
     """The profile's training set (``n_per_class`` per class, default its recipe's) and pipeline."""
     profile = get_profile(profile_name)
     per_class = _per_class(n_per_class, profile.recipe.train_per_class)
-    return _dataset(profile, profile.train_split, data_root, per_class, seed, pipeline, download)
+    return _dataset(
+        profile,
+        profile.train_split,
+        data_root,
+        per_class,
+        seed,
+        pipeline,
+        download,
+        follow_symlinks,
+    )

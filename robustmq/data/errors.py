@@ -47,3 +47,15 @@ class UnknownDecoderError(UnknownNameError):
 
 class UnknownResizerError(UnknownNameError):
     """A resize-method name that is not registered in ``RESIZERS``."""
+
+
+class ImageModeError(ImageDecodeError):
+    """An image whose mode or sample values have no stated conversion to 8-bit RGB."""
+
+
+class ImageTooLargeError(ImageDecodeError):
+    """An image with more pixels than the limit (``PIL.Image.MAX_IMAGE_PIXELS``); not decoded."""
+
+
+class SymlinkWarning(UserWarning):
+    """Symbolic links in a data folder were left out (not followed, looping or leaving the root)."""

@@ -14,6 +14,9 @@ Behaviour on bad data:
 - files whose extension is not an image extension (``.jpg .jpeg .png .bmp .webp .ppm .tif .tiff``,
   any case), files directly in the split folder, and hidden files and folders (name starting with
   ``.``, e.g. ``.DS_Store``, ``.ipynb_checkpoints``) are ignored;
+- symbolic links are not followed unless ``follow_symlinks=True``, and then only inside the data
+  root, each real folder and file once (:mod:`robustmq.data.listing`); links left out are named
+  in a :class:`~robustmq.data.errors.SymlinkWarning` and in ``skipped_links``;
 - unreadable images are not detected here (the listing does not decode); decoding raises
   :class:`~robustmq.data.errors.ImageDecodeError`.
 """
@@ -29,20 +32,15 @@ import torch
 from torch.utils.data import Dataset
 
 from robustmq.data.errors import DataFolderError, EmptyClassError, NoClassesError
+from robustmq.data.listing import IMAGE_EXTENSIONS, is_image_file, list_split
 from robustmq.data.pipeline import Pipeline
 from robustmq.exceptions import InvalidOptionError
 
 __all__ = ["IMAGE_EXTENSIONS", "SUBSET_VERSION", "ImageFolder", "is_image_file"]
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".tiff"})
 #: Version of the subset-selection rule; part of every ``subset_id``.
 SUBSET_VERSION = "1"
 _LAYOUT = "<root>/<split>/<class>/<image file>"
-
-
-def is_image_file(name: str) -> bool:
-    """Whether ``name`` is a visible file name with an image extension (any case)."""
-    return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
 def _visible_dirs(folder: Path) -> list[str]:
@@ -50,32 +48,38 @@ def _visible_dirs(folder: Path) -> list[str]:
         return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
 
 
-def _class_files(class_dir: Path) -> list[str]:
-    """Sorted ids (``class/sub/file``) of the images under ``class_dir``, recursively."""
-    ids: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(class_dir, followlinks=True):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        rel = Path(dirpath).relative_to(class_dir.parent).as_posix()
-        ids.extend(f"{rel}/{name}" for name in filenames if is_image_file(name))
-    return sorted(ids)
-
-
 def _order_key(seed: int, sample_id: str) -> bytes:
     return hashlib.sha256(f"{seed}\x00{sample_id}".encode()).digest()
 
 
 class ImageFolder(Dataset[tuple[torch.Tensor, int]]):
-    """The images of ``<root>/<split>``; ``dataset[i]`` is ``(pipeline(path), label)``."""
+    """The images of ``<root>/<split>``; ``dataset[i]`` is ``(pipeline(path), label)``.
+
+    ``follow_symlinks``: follow symbolic links below the split folder that stay inside the root
+    (default: follow none); ``skipped_links`` names the links left out.
+    """
+
+    follow_symlinks: bool = False
+    #: The symbolic links left out (``"id: reason"``): not followed, looping or leaving the root.
+    skipped_links: tuple[str, ...] = ()
 
     def __init__(
         self,
         root: str | os.PathLike[str],
         split: str,
         pipeline: Pipeline | None = None,
+        *,
+        follow_symlinks: bool = False,
     ) -> None:
+        if not isinstance(follow_symlinks, bool):
+            raise InvalidOptionError(
+                f"follow_symlinks={follow_symlinks!r} ({type(follow_symlinks).__name__}); "
+                "expected True or False"
+            )
         self.root = Path(root).expanduser().resolve()
         self.split = split
         self.pipeline = pipeline if pipeline is not None else Pipeline()
+        self.follow_symlinks = follow_symlinks
         #: ``None`` for the whole split, else the id of the subset rule and its arguments.
         self.subset_id: str | None = None
         split_dir = self._split_dir()
@@ -85,10 +89,11 @@ class ImageFolder(Dataset[tuple[torch.Tensor, int]]):
                 f"split folder {split_dir} holds no class folder; expected the layout {_LAYOUT}"
             )
         self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
+        per_class, skipped = list_split(split_dir, self.root, list(self.classes), follow_symlinks)
+        self.skipped_links = skipped
         ids: list[str] = []
         labels: list[int] = []
-        for label, name in enumerate(self.classes):
-            found = _class_files(split_dir / name)
+        for label, (name, found) in enumerate(zip(self.classes, per_class, strict=True)):
             if not found:
                 raise EmptyClassError(
                     f"class folder {split_dir / name} holds no image; expected at least one file "
@@ -163,6 +168,7 @@ class ImageFolder(Dataset[tuple[torch.Tensor, int]]):
             labels.extend([label] * per_class)
         new = object.__new__(ImageFolder)
         new.root, new.split, new.pipeline = self.root, self.split, self.pipeline
+        new.follow_symlinks, new.skipped_links = self.follow_symlinks, self.skipped_links
         new.classes, new.class_to_idx = self.classes, dict(self.class_to_idx)
         rule = f"v{SUBSET_VERSION}-k{per_class}-seed{seed}"
         new.subset_id = rule if self.subset_id is None else f"{self.subset_id}/{rule}"

@@ -17,11 +17,11 @@ without importing OpenCV or PyAV before they are needed):
 - a resizer takes an ``H x W x 3`` uint8 array and the target ``(height, width)`` and returns an
   array of that size.
 
-Image modes (``pil`` decoder, as torchvision's ``pil_loader`` does ``img.convert("RGB")``):
-grayscale, palette and CMYK are converted to RGB; an alpha channel (RGBA, LA, palette transparency)
-is **dropped**, not composited, so fully transparent pixels keep their stored colour. EXIF
-orientation is not applied. Truncated files are errors: Pillow's ``LOAD_TRUNCATED_IMAGES`` is left
-as it is (off by default).
+Image modes: every decoder turns each mode into 8-bit RGB by the rules of
+:mod:`robustmq.data.modes` (alpha **dropped**, not composited; 16-bit samples keep their high byte;
+modes without a rule and images over ``PIL.Image.MAX_IMAGE_PIXELS`` pixels are refused with a typed
+:class:`~robustmq.data.errors.ImageDecodeError` naming the file). EXIF orientation is not applied.
+Truncated files are errors: Pillow's ``LOAD_TRUNCATED_IMAGES`` is left as it is (off by default).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ import torch
 from PIL import Image
 
 from robustmq.data.errors import ImageDecodeError, UnknownDecoderError, UnknownResizerError
+from robustmq.data.modes import open_image, pil_to_rgb8
 from robustmq.exceptions import InvalidOptionError, UnknownNameError
 from robustmq.registry import Registry
 
@@ -88,24 +89,18 @@ def source_name(source: ImageSource) -> str:
     return os.fspath(source)
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
-    if image.mode == "RGB":
-        return image
-    if image.mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")  # avoids Pillow's warning; the alpha is dropped below
-    return image.convert("RGB")
-
-
 @DECODERS.register("pil")
 def decode_pil(source: ImageSource) -> np.ndarray:
-    """Decode with Pillow to ``H x W x 3`` uint8 RGB (alpha dropped); ImageDecodeError if unable."""
+    """Decode with Pillow to ``H x W x 3`` uint8 RGB (:mod:`~robustmq.data.modes` rules)."""
+    name = source_name(source)
     try:
-        stream = io.BytesIO(source) if isinstance(source, bytes) else source
-        with Image.open(stream) as image:
+        stream = io.BytesIO(source) if isinstance(source, bytes) else os.fspath(source)
+        with open_image(stream, name) as image:
             image.load()
-            return np.array(_to_rgb(image), dtype=np.uint8)
+            return pil_to_rgb8(image, name)
+    except ImageDecodeError:
+        raise
     except _DECODE_ERRORS as exc:
-        name = source_name(source)
         raise ImageDecodeError(
             f"cannot decode image {name}: {exc}; expected a complete image file Pillow can read "
             "(JPEG, PNG, BMP, WebP, PPM, TIFF)",
