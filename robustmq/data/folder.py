@@ -52,11 +52,16 @@ def _order_key(seed: int, sample_id: str) -> bytes:
     return hashlib.sha256(f"{seed}\x00{sample_id}".encode()).digest()
 
 
+#: Set to ``1`` to follow symbolic links inside the data root by default (e.g. for ``pytest``).
+FOLLOW_SYMLINKS_ENV = "ROBUSTMQ_FOLLOW_SYMLINKS"
+
+
 class ImageFolder(Dataset[tuple[torch.Tensor, int]]):
     """The images of ``<root>/<split>``; ``dataset[i]`` is ``(pipeline(path), label)``.
 
     ``follow_symlinks``: follow symbolic links below the split folder that stay inside the root
-    (default: follow none); ``skipped_links`` names the links left out.
+    (default: follow none, unless the environment variable ``ROBUSTMQ_FOLLOW_SYMLINKS`` is ``1``,
+    which is how a benchmark run follows them); ``skipped_links`` names the links left out.
     """
 
     follow_symlinks: bool = False
@@ -79,7 +84,7 @@ class ImageFolder(Dataset[tuple[torch.Tensor, int]]):
         self.root = Path(root).expanduser().resolve()
         self.split = split
         self.pipeline = pipeline if pipeline is not None else Pipeline()
-        self.follow_symlinks = follow_symlinks
+        self.follow_symlinks = follow_symlinks or os.environ.get(FOLLOW_SYMLINKS_ENV) == "1"
         #: ``None`` for the whole split, else the id of the subset rule and its arguments.
         self.subset_id: str | None = None
         split_dir = self._split_dir()
@@ -89,7 +94,9 @@ class ImageFolder(Dataset[tuple[torch.Tensor, int]]):
                 f"split folder {split_dir} holds no class folder; expected the layout {_LAYOUT}"
             )
         self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
-        per_class, skipped = list_split(split_dir, self.root, list(self.classes), follow_symlinks)
+        per_class, skipped = list_split(
+            split_dir, self.root, list(self.classes), self.follow_symlinks
+        )
         self.skipped_links = skipped
         ids: list[str] = []
         labels: list[int] = []

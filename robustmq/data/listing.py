@@ -62,7 +62,8 @@ class _Walk:
                 raise DataFolderError(
                     f"class folder {path} is a symbolic link, and links are not followed by "
                     "default (leaving the class out would shift every later class index); pass "
-                    "follow_symlinks=True to follow links inside the data root"
+                    "follow_symlinks=True (or set ROBUSTMQ_FOLLOW_SYMLINKS=1) to follow links "
+                    "inside the data root"
                 )
             reals[i] = os.path.realpath(path)
             reason = self._refusal(reals[i])
@@ -143,7 +144,8 @@ class _Walk:
         n = len(self.skipped)
         more = f" (+{n - _SHOWN} more)" if n > _SHOWN else ""
         hint = (
-            "; pass follow_symlinks=True to follow links inside the data root"
+            "; pass follow_symlinks=True (or set ROBUSTMQ_FOLLOW_SYMLINKS=1) to follow links "
+            "inside the data root"
             if not self.follow
             else ""
         )

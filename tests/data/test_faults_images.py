@@ -85,6 +85,19 @@ class TestSymlinks:
         assert len(messages) == 1
         assert "a/up" in messages[0]
 
+    def test_the_environment_variable_follows_links(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Issue 15, case 1: ROBUSTMQ_FOLLOW_SYMLINKS=1 (how a benchmark run opts in) follows a
+        link inside the root as follow_symlinks=True does; unset, it is left out."""
+        root = _tree(tmp_path / "data")
+        os.symlink("../../extra/x.png", root / "val" / "a" / "x.png")
+        assert "a/x.png" not in _folder(root)[0].sample_ids
+        monkeypatch.setenv("ROBUSTMQ_FOLLOW_SYMLINKS", "1")
+        dataset, _ = _folder(root)
+        assert dataset.follow_symlinks
+        assert "a/x.png" in dataset.sample_ids
+
     def test_following_stays_inside_the_root(self, tmp_path: Path) -> None:
         """Issue 15, case 1: a followed link never leaves the data root; links inside it (to a
         folder or a file outside the split) are followed, each real file once."""
