@@ -32,6 +32,10 @@ __all__ = [
 CONTENT_KEYS = ("format", "format_version", "config", "meta", "weights_sha256")
 
 
+#: Files already warned about in this process.
+_WARNED: set[str] = set()
+
+
 class UnverifiedCheckpointWarning(UserWarning):
     """A checkpoint loaded without a check it should have had (saved before ``content_sha256``)."""
 
@@ -61,6 +65,9 @@ def verify_hashes(path: Path, raw: Mapping[str, str], state_dict: Mapping[str, T
         )
     recorded = raw.get("content_sha256")
     if recorded is None:
+        if str(path) in _WARNED:
+            return
+        _WARNED.add(str(path))  # once per file and process: a run loads a model many times
         warnings.warn(
             f"{path}: saved without content_sha256 (robustmq "
             f"{raw.get('robustmq_version', 'unknown')}): its weights are verified, its "

@@ -145,7 +145,8 @@ class TestConfigHash:
         assert checkpoint.config["bits"] == 2
         assert checkpoint.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
         assert checkpoint.weights_sha256 == state_dict_sha256(checkpoint.model.state_dict())
-        with pytest.warns(UnverifiedCheckpointWarning):
+        with warnings.catch_warnings():  # once per file and process: a run loads it many times
+            warnings.simplefilter("error")
             read_checkpoint_metadata(path, verify=True)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
