@@ -114,6 +114,11 @@ class Profile:
     synthetic: SyntheticSpec | None = None
     #: budgets and sample counts of the adversarial family.
     adversarial: AdversarialSpec = AdversarialSpec()
+    #: the natural family's corruption scale (``robustmq.noise.natural.scales``): which parameter
+    #: table, applied at which image size. ``imagenet``: ImageNet-C's (set for 224 px) on the
+    #: crop; ``cifar10``: CIFAR-10-C's on the native 32 px image, before the resize and crop;
+    #: ``synthetic``: ImageNet-C's at 224 px (the crop resized up, corrupted, resized back).
+    corruption_scale: str = "imagenet"
     extra: dict[str, object] = field(default_factory=dict, compare=False)
 
 
@@ -164,6 +169,9 @@ PROFILES.register("synthetic")(
         adversarial=AdversarialSpec(
             l2_scale=64 / IMAGENET_CROP, n_samples=50, autoattack_samples=10
         ),
+        # ImageNet-C's table applied to 64 px crops is 2-7 x stronger (RMS) than at 224 px for
+        # the noises, blurs, elastic, pixelate and JPEG: corrupt at 224 px and resize back
+        corruption_scale="synthetic",
     )
 )
 PROFILES.register("cifar10")(
@@ -185,6 +193,8 @@ PROFILES.register("cifar10")(
         adversarial=AdversarialSpec(
             l2_scale=64 / IMAGENET_CROP, n_samples=500, autoattack_samples=100
         ),
+        # CIFAR-10-C's own table on the 32 px originals, before the upsampling to 64 px
+        corruption_scale="cifar10",
     )
 )
 PROFILES.register("imagenet")(
@@ -208,6 +218,7 @@ PROFILES.register("imagenet")(
         eval_per_class=5,
         builds_checkpoints=False,
         adversarial=AdversarialSpec(n_samples=1000, autoattack_samples=1000),
+        corruption_scale="imagenet",
     )
 )
 

@@ -7,11 +7,16 @@ global RNG with it for the call (restoring the previous state afterwards) and pa
 ``seed=`` to the two functions that take one (``glass_blur``, ``impulse_noise``). An optional JPEG
 quality-85 round trip mimics the released ImageNet-C files.
 
+Parameter tables (``table=``): ``imagenet`` (the default) is the package's, i.e. ImageNet-C's,
+set for 224 px crops; ``cifar10`` is CIFAR-10-C's own table for native 32 x 32 images
+(:mod:`.cifar_c`). Which table a profile uses, and at which image size, is its corruption scale
+(:mod:`.scales`): applied directly to a 64 px image, ImageNet-C's table is 2-6 x stronger (RMS)
+for the noises, blurs, elastic, pixelate and JPEG than the same corruption at 224 px viewed at 64.
+
 Small images: the package needs at least 32 x 32 pixels (a smaller image fails naming the
-corruption and that size); every corruption and severity works from there up (64 px: the cifar10
-and synthetic profiles' crop). The parameters are ImageNet-C's, not CIFAR-10-C's:
-frost crops a window of one of its stored frost pictures, so on a small image the frost pattern is
-coarser relative to the image than at 224 px.
+corruption and that size); every corruption and severity works from there up. With ImageNet-C's
+table, frost crops a window of one of its stored frost pictures, so on a small image the frost
+pattern is coarser relative to the image than at 224 px.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ __all__ = [
     "MIN_SIZE",
     "PACKAGE",
     "SEVERITIES",
+    "TABLES",
     "Corruption",
     "call_count",
     "check_severity",
@@ -56,6 +62,8 @@ SEVERITIES = (1, 2, 3, 4, 5)
 MIN_SIZE = 32
 #: Quality of the optional JPEG round trip (the released ImageNet-C files').
 JPEG_QUALITY = 85
+#: Parameter tables: ImageNet-C's (the package's, for 224 px) and CIFAR-10-C's (for 32 px).
+TABLES = ("imagenet", "cifar10")
 
 
 @dataclass(frozen=True)
@@ -169,17 +177,27 @@ def _check_image(image: object, name: str) -> np.ndarray:
 
 
 def corrupt_image(
-    image: np.ndarray, corruption: str, severity: int, seed: int, *, jpeg: bool = False
+    image: np.ndarray,
+    corruption: str,
+    severity: int,
+    seed: int,
+    *,
+    jpeg: bool = False,
+    table: str = "imagenet",
 ) -> np.ndarray:
     """``image`` (uint8 H x W x 3, sides >= 32) corrupted; same shape and dtype, new array.
 
     The result depends only on the inputs: numpy's global RNG is seeded with ``seed`` for the call
     and restored afterwards; ``glass_blur`` and ``impulse_noise`` also get ``seed=``. With ``jpeg``
     the result is round-tripped through JPEG quality 85 (as the released ImageNet-C files were).
+    ``table``: ``imagenet`` (ImageNet-C's parameters, through the package) or ``cifar10``
+    (CIFAR-10-C's, :mod:`.cifar_c`; the image must be 32 x 32).
     """
     global _calls
     spec = get_corruption(corruption)
     severity = check_severity(severity)
+    if table not in TABLES:
+        raise UnknownNameError("corruption parameter table", table, TABLES)
     image = _check_image(image, spec.name)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise InvalidOptionError(
@@ -187,13 +205,18 @@ def corrupt_image(
         )
     from imagecorruptions import corrupt  # heavy imports (scipy, skimage, numba, cv2): lazily
 
+    from robustmq.noise.natural.cifar_c import corrupt_cifar
+
     kwargs = {"seed": seed} if spec.takes_seed else {}
     silence = contextlib.redirect_stdout(io.StringIO()) if spec.may_print else None
     state = np.random.get_state()
     try:
         np.random.seed(seed)
-        with silence if silence is not None else contextlib.nullcontext():
-            out = corrupt(image, severity=severity, corruption_name=spec.name, **kwargs)
+        if table == "cifar10":
+            out = corrupt_cifar(image, spec.name, severity, seed)
+        else:
+            with silence if silence is not None else contextlib.nullcontext():
+                out = corrupt(image, severity=severity, corruption_name=spec.name, **kwargs)
     finally:
         np.random.set_state(state)
     _calls += 1

@@ -7,6 +7,9 @@ once, in a process pool, shared by every model and xdist worker, or read from
 ``--rmq-imagenet-c``); each cell then reads its set from a per-run cache and runs one batched
 evaluation. Samples: ``--rmq-n-samples`` when given, otherwise the profile's natural default
 (:data:`~robustmq.noise.natural.sets.NATURAL_PER_CLASS`); the records carry their own sample set.
+Corruption parameters and the image size they apply at: the profile's corruption scale
+(``Profile.corruption_scale``, :mod:`~robustmq.noise.natural.scales`), unless
+``--rmq-corruption-scale`` names another; the record's ``params`` name it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import ClassVar
 from robustmq.data.profiles import Profile
 from robustmq.evaluate import evaluate_clean
 from robustmq.noise.natural.corruptions import GROUPS, SEVERITIES, corruption_names, get_corruption
+from robustmq.noise.natural.scales import scale_names
 from robustmq.noise.natural.sets import NaturalSets, eval_dataset, natural_per_class
 from robustmq.noise.natural.summary import summarize_natural
 from robustmq.options import Option
@@ -24,7 +28,7 @@ from robustmq.results.family import EvalContext, Family, FamilyCell, LoadedModel
 from robustmq.results.record import Record
 from robustmq.results.summary import ModelSummary
 
-__all__ = ["CORRUPTION_JPEG", "IMAGENET_C", "NaturalFamily"]
+__all__ = ["CORRUPTION_JPEG", "CORRUPTION_SCALE", "IMAGENET_C", "NaturalFamily", "scale_of"]
 
 IMAGENET_C = Option(
     "imagenet_c",
@@ -39,6 +43,20 @@ CORRUPTION_JPEG = Option(
     "were saved (default: off)",
     kind=bool,
 )
+CORRUPTION_SCALE = Option(
+    "corruption_scale",
+    "profile",
+    "corruption parameters and the image size they apply at: 'profile' (the profile's own: "
+    "imagenet for imagenet, cifar10 for cifar10, synthetic for synthetic), 'imagenet' "
+    "(ImageNet-C's table on the crop as it is), 'cifar10' (CIFAR-10-C's table on the 32 px "
+    "source image), 'synthetic' (ImageNet-C's table at 224 px, DCT-resized there and back)",
+    choices=("profile", *scale_names()),
+)
+
+
+def scale_of(profile: Profile, option: str | None) -> str:
+    """The corruption scale a run uses: ``option`` unless it is ``profile`` (or None)."""
+    return profile.corruption_scale if option in (None, "profile") else str(option)
 
 
 def _sets(context: EvalContext) -> NaturalSets:
@@ -58,6 +76,7 @@ def _sets(context: EvalContext) -> NaturalSets:
             seed=settings.seed,
             jpeg=settings.option(CORRUPTION_JPEG.name),
             imagenet_c=settings.option(IMAGENET_C.name),
+            scale=scale_of(context.profile, settings.option(CORRUPTION_SCALE.name)),
         )
     sets: NaturalSets = cache["sets"]
     return sets
@@ -71,7 +90,7 @@ class NaturalFamily(Family):
     markers: ClassVar[Mapping[str, str]] = {
         g: f"natural corruptions of the {g} group" for g in GROUPS
     }
-    options = (IMAGENET_C, CORRUPTION_JPEG)
+    options = (IMAGENET_C, CORRUPTION_JPEG, CORRUPTION_SCALE)
     order = 20
     metrics = (Metric("accuracy", "top-1 accuracy on the corrupted set"),)
     summary_metrics = (
@@ -110,6 +129,7 @@ class NaturalFamily(Family):
                 "group": get_corruption(corruption).group,
                 "source": sets.source,
                 "jpeg": sets.jpeg,
+                "scale": sets.scale,
             },
             provenance={"natural_set": sets.provenance(corruption, severity)},
             sample_ids=sets.sample_ids,

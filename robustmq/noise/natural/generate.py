@@ -1,14 +1,16 @@
 """Corrupted evaluation sets, generated once and shared by every model and process.
 
 A corrupted set depends on the data, the pipeline, the corruption, the severity, the run seed, the
-``imagecorruptions-imaug`` version and the JPEG option, never on the model. :func:`build_sets`
+``imagecorruptions-imaug`` version, the JPEG option and the corruption scale (:mod:`.scales`: the
+parameter table and the size it is applied at, a declared part of each profile), never on the
+model. :func:`build_sets`
 generates the missing sets of a list of (corruption, severity) pairs in a process pool and stores
 each under ``cache_dir()/natural/`` as ``<corruption>-s<severity>-<key>.npy`` (uint8
 ``N x H x W x 3``, the dataset's sample order) with a ``.json`` sidecar (the key's inputs, the
 sample ids' digest and how many corruption calls made it). The sidecar is written last
 (:mod:`robustmq.artifacts`), so a set without it is incomplete and rebuilt. A file lock per source
-(data + pipeline + seed + package + JPEG option) lets concurrent processes (xdist workers) build
-each set once: the others wait, then read it.
+(data + pipeline + seed + package + JPEG option + scale) lets concurrent processes (xdist workers)
+build each set once: the others wait, then read it.
 
 :func:`corruption_calls` counts the corruption calls made by this process and by the pools it
 started; with a warm cache it does not move, whatever the number of models.
@@ -35,7 +37,8 @@ from robustmq.data.pipeline import Pipeline
 from robustmq.exceptions import InvalidOptionError, RobustMQError
 from robustmq.hashing import sha256_json, sha256_lines
 from robustmq.noise.natural import corruptions
-from robustmq.noise.natural.corruptions import corrupt_image, get_corruption, image_seed
+from robustmq.noise.natural.corruptions import get_corruption, image_seed
+from robustmq.noise.natural.scales import CorruptionScale, get_scale
 
 __all__ = [
     "FORMAT_VERSION",
@@ -76,7 +79,8 @@ class SetSource:
     """What every corrupted set of a run depends on, except the corruption and the severity.
 
     ``fingerprint`` is the dataset's (sample ids and labels, in order); ``root`` and ``split`` say
-    where its files are; ``package`` is :func:`~.corruptions.package_version`.
+    where its files are; ``package`` is :func:`~.corruptions.package_version`; ``scale`` names the
+    corruption scale (:func:`~.scales.get_scale`).
     """
 
     root: str
@@ -86,12 +90,20 @@ class SetSource:
     seed: int
     jpeg: bool
     package: str
+    scale: str = "imagenet"
 
     @classmethod
     def of(
-        cls, dataset: ImageFolder, pipeline: Pipeline, *, seed: int, jpeg: bool = False
+        cls,
+        dataset: ImageFolder,
+        pipeline: Pipeline,
+        *,
+        seed: int,
+        jpeg: bool = False,
+        scale: str = "imagenet",
     ) -> SetSource:
-        """The source of ``dataset`` decoded by ``pipeline``, corrupted with ``seed``."""
+        """The source of ``dataset`` decoded by ``pipeline``, corrupted with ``seed`` under
+        ``scale``."""
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise InvalidOptionError(f"seed={seed!r} ({type(seed).__name__}); expected an integer")
         return cls(
@@ -102,6 +114,7 @@ class SetSource:
             seed=seed,
             jpeg=bool(jpeg),
             package=corruptions.package_version(),
+            scale=get_scale(scale).name,
         )
 
     def fields(self) -> dict[str, Any]:
@@ -115,6 +128,7 @@ class SetSource:
             "seed": self.seed,
             "jpeg": self.jpeg,
             "package": self.package,
+            "scale": get_scale(self.scale).fields(),
         }
 
     def digest(self) -> str:
@@ -143,18 +157,31 @@ def corrupt_array(
     *,
     seed: int,
     jpeg: bool = False,
+    scale: str | CorruptionScale = "imagenet",
+    pipeline: Pipeline | None = None,
 ) -> np.ndarray:
     """Every image of ``images`` (uint8 ``N x H x W x 3``) corrupted with its own seed.
 
     Image ``i`` gets :func:`~.corruptions.image_seed` ``(seed, sample_ids[i], corruption,
-    severity)``, so the result does not depend on batching, order or process.
+    severity)``, so the result does not depend on batching, order or process. ``images`` are what
+    ``scale`` corrupts (:meth:`~.scales.CorruptionScale.input_of`: the crops, or for the cifar10
+    scale the 32 px source images, then resized and cropped by ``pipeline``).
     """
-    out = np.empty_like(images)
-    for i, (image, sid) in enumerate(zip(images, sample_ids, strict=True)):
-        out[i] = corrupt_image(
-            image, corruption, severity, image_seed(seed, sid, corruption, severity), jpeg=jpeg
+    spec = get_scale(scale)
+    out = [
+        spec.apply(
+            image,
+            corruption,
+            severity,
+            image_seed(seed, sid, corruption, severity),
+            pipeline=pipeline,
+            jpeg=jpeg,
         )
-    return out
+        for image, sid in zip(images, sample_ids, strict=True)
+    ]
+    if not out:
+        return np.empty_like(images)
+    return np.stack(out)
 
 
 def _chunk_task(
@@ -164,10 +191,21 @@ def _chunk_task(
     severity: int,
     seed: int,
     jpeg: bool,
+    scale: str,
+    pipeline: Pipeline,
 ) -> tuple[np.ndarray, int]:
     """Pool task: the corrupted chunk and how many corruption calls the worker made for it."""
     before = corruptions.call_count()
-    out = corrupt_array(images, sample_ids, corruption, severity, seed=seed, jpeg=jpeg)
+    out = corrupt_array(
+        images,
+        sample_ids,
+        corruption,
+        severity,
+        seed=seed,
+        jpeg=jpeg,
+        scale=scale,
+        pipeline=pipeline,
+    )
     return out, corruptions.call_count() - before
 
 
@@ -180,12 +218,14 @@ def _init_worker() -> None:
         pass
 
 
-def _decode(dataset: ImageFolder, pipeline: Pipeline) -> np.ndarray:
-    crop = pipeline.crop_size
-    pixels = np.empty((len(dataset), crop, crop, 3), dtype=np.uint8)
-    for i, (path, _) in enumerate(dataset.samples):
-        pixels[i] = pipeline.load_uint8(path)
-    return pixels
+def _decode(dataset: ImageFolder, pipeline: Pipeline, scale: str) -> np.ndarray:
+    """What ``scale`` corrupts, for every sample: the uint8 crops, or the checked source images."""
+    spec = get_scale(scale)
+    images = [spec.input_of(pipeline, path) for path, _ in dataset.samples]
+    if not images:
+        crop = pipeline.crop_size
+        return np.empty((0, crop, crop, 3), dtype=np.uint8)
+    return np.stack(images)
 
 
 def _is_complete(source: SetSource, pair: Pair, sample_ids: Sequence[str]) -> bool:
@@ -240,7 +280,15 @@ def _generate(
     if workers == 0 or n * len(missing) < _POOL_MIN_CALLS:
         for pair in missing:
             before = corruptions.call_count()
-            out = corrupt_array(pixels, ids, *pair, seed=source.seed, jpeg=source.jpeg)
+            out = corrupt_array(
+                pixels,
+                ids,
+                *pair,
+                seed=source.seed,
+                jpeg=source.jpeg,
+                scale=source.scale,
+                pipeline=source.pipeline,
+            )
             yield pair, out, corruptions.call_count() - before
         return
     # spawn, never fork: a forked child inherits OpenCV's and torch's thread pools in a state
@@ -256,6 +304,8 @@ def _generate(
                     *pair,
                     source.seed,
                     source.jpeg,
+                    source.scale,
+                    source.pipeline,
                 )
                 for start in range(0, n, _CHUNK)
             ]
@@ -274,7 +324,7 @@ def _make(
     """Generate and store every missing set (data, then sidecar); yield each pair once stored."""
     log.info("generating %d corrupted sets of %d images", len(missing), len(dataset))
     ids = dataset.sample_ids
-    pixels = _decode(dataset, source.pipeline)
+    pixels = _decode(dataset, source.pipeline, source.scale)
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     for pair, images, calls in _generate(source, pixels, ids, missing, workers):
@@ -284,7 +334,13 @@ def _make(
 
 
 def _source(
-    dataset: ImageFolder, pipeline: Pipeline, *, seed: int, jpeg: bool, workers: int | None
+    dataset: ImageFolder,
+    pipeline: Pipeline,
+    *,
+    seed: int,
+    jpeg: bool,
+    workers: int | None,
+    scale: str = "imagenet",
 ) -> SetSource:
     if getattr(multiprocessing.current_process(), "_inheriting", False):
         # a spawned child re-running an unguarded main module would wait forever on the lock
@@ -294,7 +350,7 @@ def _source(
         )
     if workers is not None and (isinstance(workers, bool) or workers < 0):
         raise InvalidOptionError(f"workers={workers!r}; expected an integer >= 0 or None")
-    return SetSource.of(dataset, pipeline, seed=seed, jpeg=jpeg)
+    return SetSource.of(dataset, pipeline, seed=seed, jpeg=jpeg, scale=scale)
 
 
 def build_sets(
@@ -305,15 +361,17 @@ def build_sets(
     seed: int,
     jpeg: bool = False,
     workers: int | None = None,
+    scale: str = "imagenet",
 ) -> dict[Pair, Path]:
     """Make sure every (corruption, severity) set of ``pairs`` is on disk; return their paths.
 
     Missing sets are generated under a file lock (a concurrent process waits, then finds them), in
     a pool of ``workers`` spawned processes (default: one per CPU; 0: in this process); a script
     that calls this must guard its entry point with ``if __name__ == "__main__":``, as spawned
-    processes import the main module. Sets already on disk cost no corruption call.
+    processes import the main module. Sets already on disk cost no corruption call. ``scale``:
+    the corruption scale (:mod:`.scales`; part of every set's key).
     """
-    source = _source(dataset, pipeline, seed=seed, jpeg=jpeg, workers=workers)
+    source = _source(dataset, pipeline, seed=seed, jpeg=jpeg, workers=workers, scale=scale)
     ids = dataset.sample_ids
 
     def stored(pair: Pair) -> Path | None:
@@ -347,12 +405,13 @@ def load_set(
     *,
     seed: int,
     jpeg: bool = False,
+    scale: str = "imagenet",
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """One corrupted set (uint8 ``N x H x W x 3``, dataset order) and its sidecar.
 
     A set that is absent, incomplete or unreadable is (re)built first, as :func:`build_sets` does.
     """
-    source = _source(dataset, pipeline, seed=seed, jpeg=jpeg, workers=None)
+    source = _source(dataset, pipeline, seed=seed, jpeg=jpeg, workers=None, scale=scale)
     expected = (len(dataset), pipeline.crop_size, pipeline.crop_size, 3)
 
     def stored(pair: Pair) -> tuple[np.ndarray, dict[str, Any]] | None:

@@ -1,20 +1,25 @@
-"""Generation throughput of the 15 corruptions, printed: ``python -m robustmq.noise.natural.perf``.
+"""Diagnostics of the corruptions, printed: ``python -m robustmq.noise.natural.perf [fidelity]``.
 
-For each corruption: images per second of :func:`~.corruptions.corrupt_image` in this process (one
-core), over severities 1 to 5, at 224 px (ImageNet), at the synthetic profile's crop (64 px) and at
-32 px (cifar10's crop, the package's minimum), on seeded smooth random images; then the four
-slowest corruptions at each size.
+- ``python -m robustmq.noise.natural.perf [throughput] [--sizes ...]``: for each corruption,
+  images per second of :func:`~.corruptions.corrupt_image` in this process (one core), over
+  severities 1 to 5, at 224 px (ImageNet), at the synthetic profile's crop (64 px) and at 32 px
+  (CIFAR-10's native size, the package's minimum), on seeded smooth random images; then the four
+  slowest corruptions at each size.
+- ``python -m robustmq.noise.natural.perf fidelity --profile P [--data-root DIR]``: for every
+  corruption x severity, the RMS distortion of the profile's corrupted crops under its
+  corruption scale next to the reference's and their ratio (:mod:`.fidelity`).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Sequence
 
 import numpy as np
 
-from robustmq.data.profiles import get_profile
+from robustmq.data.profiles import get_profile, list_profiles
 from robustmq.noise.natural.corruptions import (
     SEVERITIES,
     corrupt_image,
@@ -23,7 +28,7 @@ from robustmq.noise.natural.corruptions import (
     image_seed,
 )
 
-__all__ = ["main", "sample_images", "throughput"]
+__all__ = ["fidelity_main", "main", "sample_images", "throughput", "throughput_main"]
 
 
 def sample_images(size: int, n: int, seed: int = 0) -> np.ndarray:
@@ -47,9 +52,9 @@ def throughput(name: str, images: np.ndarray, seed: int = 0) -> float:
     return len(SEVERITIES) * len(images) / (time.perf_counter() - start)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def throughput_main(argv: Sequence[str] | None = None) -> int:
     """Print the throughput table (Markdown) and the four slowest corruptions per size."""
-    parser = argparse.ArgumentParser(prog="python -m robustmq.noise.natural.perf")
+    parser = argparse.ArgumentParser(prog="python -m robustmq.noise.natural.perf [throughput]")
     synthetic = get_profile("synthetic").crop_size
     parser.add_argument(
         "--sizes",
@@ -86,6 +91,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = ", ".join(f"{c} ({rates[size][c]:.0f}/s)" for c in slowest)
         print(f"slowest four at {size} px: {text}")
     return 0
+
+
+def fidelity_main(argv: Sequence[str] | None = None) -> int:
+    """Print the fidelity table of one profile's corruption scale (Markdown) and its summary."""
+    from robustmq.noise.natural.fidelity import fidelity_images, fidelity_table, format_fidelity
+    from robustmq.noise.natural.scales import get_scale
+
+    parser = argparse.ArgumentParser(prog="python -m robustmq.noise.natural.perf fidelity")
+    parser.add_argument("--profile", default="synthetic", choices=list_profiles())
+    parser.add_argument(
+        "--data-root",
+        default=None,
+        help="the profile's data folder (needed for cifar10 and imagenet; synthetic: its scenes "
+        "are rendered at 224 px scale unless a folder is given)",
+    )
+    parser.add_argument(
+        "--per-class", type=int, default=2, help="images per class (default: 2, 20 in all)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="image and corruption seed")
+    parser.add_argument(
+        "--corruptions", nargs="+", default=None, help="only these corruptions (default: all 15)"
+    )
+    args = parser.parse_args(argv)
+    if args.per_class < 1:
+        parser.error(f"--per-class must be at least 1; got {args.per_class}")
+    profile = get_profile(args.profile)
+    scale = get_scale(profile.corruption_scale)
+    images = fidelity_images(
+        profile, scale, per_class=args.per_class, seed=args.seed, data_root=args.data_root
+    )
+    rows = fidelity_table(profile, images, corruptions=args.corruptions, seed=args.seed)
+    print(format_fidelity(profile, images, rows))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``fidelity ...`` or ``[throughput] ...`` (the default)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "fidelity":
+        return fidelity_main(args[1:])
+    if args and args[0] == "throughput":
+        args = args[1:]
+    return throughput_main(args)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 :class:`NaturalSets` serves the corrupted evaluation set of a (corruption, severity) as a float
 tensor laid out as :func:`robustmq.data.load_tensors` lays out the clean set (same samples, same
-order). The images come from the shared disk cache (:mod:`.generate`, built on first need) or, with
-``--rmq-imagenet-c DIR``, from the released ImageNet-C files (:mod:`.imagenet_c`). A small
+order). The images come from the shared disk cache (:mod:`.generate`, built on first need, under
+the profile's corruption scale: :mod:`.scales`) or, with ``--rmq-imagenet-c DIR``, from the
+released ImageNet-C files (:mod:`.imagenet_c`; ImageNet-C's own scale). A small
 per-process cache keeps them as uint8 (least recently used out past ``memory_bytes``), so the cells
 of every model share one read.
 """
@@ -33,6 +34,8 @@ MEMORY_BYTES = 1024**3
 #: not listed uses its clean default). Synthetic: 10 of the clean set's 50 per class (a subset:
 #: the seeded selection keeps earlier picks): the 52 x 75 cells then cost ~0.17 s of CPU each at
 #: 64 px (~11 min of CPU, generation included: ~6 min on 2 idle cores); 25 per class cost 0.26 s.
+#: The synthetic scale corrupts at 224 px (:mod:`.scales`): generating the 75 sets of 100 images
+#: took 78 s on 2 busy cores (19 s at 64 px), once for every model.
 NATURAL_PER_CLASS: dict[str, int] = {"synthetic": 10, "cifar10": 20}
 
 
@@ -64,6 +67,7 @@ class NaturalSets:
         imagenet_c: str | Path | None = None,
         memory_bytes: int = MEMORY_BYTES,
         workers: int | None = None,
+        scale: str = "imagenet",
     ) -> None:
         self.dataset = dataset
         self.pipeline = pipeline
@@ -72,7 +76,7 @@ class NaturalSets:
         self.imagenet_c = Path(imagenet_c) if imagenet_c is not None else None
         self.memory_bytes = memory_bytes
         self.workers = workers
-        self._source = SetSource.of(dataset, pipeline, seed=seed, jpeg=jpeg)
+        self._source = SetSource.of(dataset, pipeline, seed=seed, jpeg=jpeg, scale=scale)
         self._labels = torch.tensor(dataset.labels, dtype=torch.int64)
         self._memory: OrderedDict[tuple[str, int], tuple[torch.Tensor, dict[str, Any]]] = (
             OrderedDict()
@@ -94,6 +98,11 @@ class NaturalSets:
         return sample_ids_digest(self.sample_ids)
 
     @property
+    def scale(self) -> str:
+        """The corruption scale of the sets (``imagenet`` for the released ImageNet-C files)."""
+        return "imagenet" if self.imagenet_c is not None else self._source.scale
+
+    @property
     def source(self) -> str:
         """``generated`` or ``imagenet-c``."""
         return "generated" if self.imagenet_c is None else "imagenet-c"
@@ -108,6 +117,7 @@ class NaturalSets:
                 seed=self.seed,
                 jpeg=self.jpeg,
                 workers=self.workers,
+                scale=self._source.scale,
             )
 
     def _read(self, corruption: str, severity: int) -> tuple[np.ndarray, dict[str, Any]]:
@@ -117,13 +127,20 @@ class NaturalSets:
             )
             return pixels, {"source": self.source, "imagenet_c": str(self.imagenet_c)}
         pixels, meta = load_set(
-            self.dataset, self.pipeline, corruption, severity, seed=self.seed, jpeg=self.jpeg
+            self.dataset,
+            self.pipeline,
+            corruption,
+            severity,
+            seed=self.seed,
+            jpeg=self.jpeg,
+            scale=self._source.scale,
         )
         provenance = {
             "source": self.source,
             "key": meta["key"],
             "package": meta["package"],
             "jpeg": meta["jpeg"],
+            "scale": meta["scale"],
             "calls": meta["calls"],
         }
         return pixels, provenance
@@ -149,7 +166,7 @@ class NaturalSets:
         return chw.to(torch.float32).div_(255)
 
     def provenance(self, corruption: str, severity: int) -> dict[str, Any]:
-        """Where the set came from (source, cache key, package, JPEG option, calls that made it)."""
+        """Where the set came from (source, cache key, package, JPEG option, scale, calls)."""
         return dict(self._uint8(corruption, severity)[1])
 
     def cached(self) -> int:

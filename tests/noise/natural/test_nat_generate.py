@@ -46,7 +46,7 @@ def _clean(dataset: ImageFolder, pipeline: Pipeline) -> np.ndarray:
 
 class TestKey:
     def test_key_depends_on_exactly_its_inputs(self, tiny: tuple[ImageFolder, Pipeline]) -> None:
-        """Corruption, severity, seed, JPEG option, pipeline and data all change the key."""
+        """Corruption, severity, seed, JPEG option, pipeline, data and scale change the key."""
         dataset, pipeline = tiny
         base = SetSource.of(dataset, pipeline, seed=0)
         key = base.key("snow", 3)
@@ -58,6 +58,8 @@ class TestKey:
             SetSource.of(dataset, pipeline, seed=0, jpeg=True).key("snow", 3),
             SetSource.of(dataset, Pipeline(resize_size=40, crop_size=32), seed=0).key("snow", 3),
             SetSource.of(dataset.subset(1, 0), pipeline, seed=0).key("snow", 3),
+            SetSource.of(dataset, pipeline, seed=0, scale="synthetic").key("snow", 3),
+            SetSource.of(dataset, pipeline, seed=0, scale="cifar10").key("snow", 3),
         ]
         assert len({key, *others}) == len(others) + 1
         assert set(base.fields()) == {
@@ -69,7 +71,9 @@ class TestKey:
             "seed",
             "jpeg",
             "package",
+            "scale",
         }
+        assert base.fields()["scale"]["name"] == "imagenet"  # the default: the crop as it is
         assert base.path("snow", 3).name == f"snow-s3-{key[:24]}.npy"
         assert base.path("snow", 3).parent == natural_dir()
 

@@ -57,11 +57,14 @@ class TestRun:
             "group": "noise",
             "source": "generated",
             "jpeg": False,
+            "scale": "synthetic",  # the synthetic profile's corruption scale
         }
         assert r["n_samples"] == N
         ids = data["run"]["sample_sets"][r["settings"]["sample_ids_sha256"]]
         assert len(ids) == N  # the natural cells' own sample set travels with the run
         assert r["settings"]["natural_set"]["package"] == "imagecorruptions-imaug 1.1.5"
+        assert r["settings"]["natural_set"]["scale"]["name"] == "synthetic"
+        assert r["settings"]["corruption_scale"] == "profile"
         # generation: 10 sets (2 corruptions x 5 severities), each made once with N calls
         sidecars = _sidecars(home)
         assert len(sidecars) == 10
