@@ -146,12 +146,16 @@ def _pp(value: float) -> str:
     return f"{100 * value:+.1f}"
 
 
+def _p(value: float) -> str:
+    return f"{value:.3f}" if value >= 0.001 else "<0.001"
+
+
 def _test_line(test: Test) -> str:
     """``+3.1 pp [-2.0, +8.3], p 0.210 (Holm 1.000), detectable 9.5 pp, ...`` of one test."""
     e = test.effect
     line = (
-        f"{_pp(e.value)} pp [{_pp(e.low)}, {_pp(e.high)}], p {e.p_value:.3f} "
-        f"(Holm {test.p_adjusted:.3f}), detectable {100 * e.detectable:.1f} pp"
+        f"{_pp(e.value)} pp [{_pp(e.low)}, {_pp(e.high)}], p {_p(e.p_value)} "
+        f"(Holm {_p(test.p_adjusted)}), detectable {100 * e.detectable:.1f} pp"
     )
     if test.per_class_for_target is not None:
         line += f"; 2 pp needs ~{test.per_class_for_target:,.0f} images/class"

@@ -8,11 +8,12 @@ be "supported" or "contradicted" in at most alpha = 5 % of 1,000 simulated runs.
 of 10 points at 500 images must be detected at least 80 % of the time.
 
 Measured (this file's seed, 1,000 runs, 400 resamples): decided without an effect — WCAR
-(paired bootstrap of a ratio) 5.4 %, one accuracy (exact McNemar) 3.4 %, mean of three
-accuracies (paired bootstrap) 4.2 %, finding 4's rank test with every variant equal 2.4 %;
-supported with a 10-point effect — WCAR 89.3 %, accuracy 95.3 %. The ratio's rate is nominal
-within Monte Carlo error (5.2 % in 4,000 runs at 1,000 resamples), not below it: its test
-allows alpha plus three Monte Carlo standard errors, the exact and rank tests alpha itself.
+(paired bootstrap of a ratio) 5.1 %, one accuracy (exact McNemar) 3.4 %, mean of three
+accuracies (paired bootstrap) 4.4 %, finding 4's rank test with every variant equal 2.7 %;
+supported with a 10-point effect — WCAR 90.2 %, accuracy 95.3 %. The bootstrap tests are at
+alpha within Monte Carlo error (WCAR: 4.7 % in 4,000 runs at 1,000 resamples), not below it by
+construction: their tests allow alpha plus three Monte Carlo standard errors, the exact and rank
+tests alpha itself.
 """
 
 from __future__ import annotations
@@ -98,10 +99,11 @@ class TestNullCalibration:
         assert rate <= ALPHA, f"{rate:.1%} of null runs decided"
 
     def test_mean_accuracy_without_effect(self) -> None:
-        """ACCs over three variants equal in truth (paired bootstrap of a mean): <= 5 %."""
+        """ACCs over three variants equal in truth (paired bootstrap of a mean): alpha within
+        Monte Carlo error."""
         variants = ("decoder_pil", "decoder_opencv", "resize_pil_box")
         rate = _rate(_verdicts(lambda rng: _systematic(rng, 0.0, variants), 2))
-        assert rate <= ALPHA, f"{rate:.1%} of null runs decided"
+        assert rate <= ALPHA + MC_TOLERANCE, f"{rate:.1%} of null runs decided"
 
     def test_nearest_claim_when_every_variant_is_equal(self) -> None:
         """Finding 4's nearest part compares a mean with the minimum of 5 equal accuracies: the
