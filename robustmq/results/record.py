@@ -57,7 +57,7 @@ def library_versions() -> dict[str, str]:
         "numpy": np.__version__,
         "python": platform.python_version(),
     }
-    for module in ("torchattacks", "imagecorruptions", "PIL", "cv2", "av"):
+    for module in ("torchattacks", "pyautoattack", "imagecorruptions", "PIL", "cv2", "av"):
         try:
             versions[module] = str(__import__(module).__version__)
         except (ImportError, AttributeError):

@@ -2,7 +2,7 @@
 
 - attacks (one module each, a common :class:`~.base.Attack` interface, registry
   :data:`~.registry.ATTACKS`): :class:`~.fgsm.FGSM`, :class:`~.pgd.PGDLinf`, :class:`~.pgd.PGDL2`,
-  :class:`~.autoattack.AutoAttackLinf` (composed from torchattacks components);
+  :class:`~.autoattack.AutoAttackLinf` (the authors' components, ``pyautoattack``);
 - :mod:`.seeding` (every attack runs under an explicit seed), :mod:`.guards` (eps-ball, [0, 1],
   eval mode, unchanged quantizers), :mod:`.runner` (batched, scored attack runs);
 - :mod:`.budgets` (a profile's cells), :mod:`.metrics` (robust accuracy, AR, WCAR),

@@ -1,7 +1,7 @@
 """Explicit seeds for attacks: derive one per cell, and run code under it without leaking state.
 
-torchattacks draws its random starts from the global generators (and its APGD, FAB and Square
-components even call ``torch.manual_seed`` themselves), so every attack runs inside
+torchattacks (FGSM, PGD) draws its random starts from the global generators, and AutoAttack's
+components (``pyautoattack``) call ``torch.manual_seed`` themselves, so every attack runs inside
 :func:`seeded`, which forks the global RNGs (Python, NumPy, torch CPU and every CUDA device), seeds
 them, and restores them on exit: a cell's numbers depend only on its seed, not on which cells ran
 before it in the same process (serial run or ``pytest -n N`` alike).

@@ -79,7 +79,7 @@ class TestSeeded:
         expected = (torch.rand(3), np.random.rand(3), random.random())
         torch.manual_seed(1), np.random.seed(1), random.seed(1)
         with seeded(123):
-            torch.manual_seed(999)  # as torchattacks' components do
+            torch.manual_seed(999)  # as AutoAttack's components do
             torch.rand(10), np.random.rand(10), random.random()
         got = (torch.rand(3), np.random.rand(3), random.random())
         assert torch.equal(got[0], expected[0])
