@@ -10,22 +10,26 @@ signed effect (positive = the claim's direction), in fractions (0.01 = 1 point):
 2. Bit-width, one unit per pair of neighbouring bit-widths of one (architecture, quantizer):
    adversarial ``WCAR(low) - WCAR(high)``; natural ``mNR(high) - mNR(low)``; systematic
    ``ACCs(high) - ACCs(low)``.
-3. Corruptions, one unit per quantized model with at least ``2 * top_k + 1`` complete corruptions
-   (per-corruption accuracy = mean over the five severities): impulse_noise and glass_blur are
-   among the ``top_k`` (default 3) that hurt most when their accuracy is at most the
-   ``top_k``-th lowest of the other corruptions (effect = that accuracy - theirs); brightness is
-   among the ``top_k`` that hurt least when its accuracy is at least the ``top_k``-th highest of
-   the others (effect = its accuracy - that one).
-4. Systematic noise, one unit per model (float and quantized): nearest = the lowest accuracy of
-   the non-nearest variants (decoders included) - the mean accuracy of the nearest-neighbour
-   resizes; smooth = the mean accuracy of the bilinear, bicubic and area resizes other than the
-   reference ``resize_pil_bilinear`` (the training and reference pipeline, not a noise) - the
-   higher of the mean of the nearest resizes and the mean of the other filters (box, hamming,
-   lanczos, lanczos4).
+3. Corruptions (rank claims), per quantized model with at least ``2 * top_k + 1`` complete
+   corruptions (per-corruption accuracy = mean over the five severities; the corruptions every
+   such model has): impulse_noise (glass_blur) is among the ``top_k`` (default 3) that hurt most
+   when at most ``top_k - 1`` others are below it, i.e. when all but ``top_k - 1`` of the
+   comparisons ``accuracy(other) - accuracy(target)`` are positive; brightness is among the
+   ``top_k`` that hurt least with ``accuracy(target) - accuracy(other)``. A model's shown value
+   is its margin to the ``top_k``-th other.
+4. Systematic noise (rank claims), per model (float and quantized), on the variants every model
+   has: nearest = ``accuracy(v) - mean accuracy of the nearest-neighbour resizes`` must be
+   positive for every other variant ``v`` (decoders included, the reference excluded); smooth =
+   the mean accuracy of the bilinear, bicubic and area resizes other than the reference
+   ``resize_pil_bilinear`` (the training and reference pipeline, not a noise) minus the mean of
+   the nearest resizes, and minus the mean of the other filters (box, hamming, lanczos,
+   lanczos4): both must be positive.
 
 Every part is one paired test of the mean of its units' effects (:mod:`robustmq.report.effects`:
 the images resampled once for every model, exact McNemar where a single unit compares two
-accuracies); the same test per architecture shows where the effect lives. p-values are
+accuracies); a rank claim is one such test per comparison (pooled over its models), combined by
+:func:`~robustmq.report.effects.rank_effect` (intersection-union / Bonferroni); the same tests
+per architecture show where the effect lives. p-values are
 Holm-adjusted over the parts of the run (and, separately, over the per-architecture tests). A
 part is ``supported`` when its adjusted p-value is at most ``alpha`` and the effect is positive,
 ``contradicted`` when it is at most ``alpha`` and negative, else ``inconclusive``; ``not enough
