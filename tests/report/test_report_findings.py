@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from robustmq.cli import main
 from robustmq.report.findings import (
@@ -32,6 +33,11 @@ def _right(k: int, n: int = N) -> list[bool]:
     return [i < k for i in range(n)]
 
 
+def _packed(k: int) -> str:
+    """``_right(k)`` packed as a record's per-sample bits."""
+    return pack_correct(torch.tensor(_right(k)))
+
+
 def _systematic(
     make_record, quantizer, bits, accuracy, variants=("decoder_pil", "decoder_opencv"), **kw
 ):  # type: ignore[no-untyped-def]
@@ -49,7 +55,7 @@ def _systematic(
 def _adversarial(make_record, quantizer, bits, clean, survived):  # type: ignore[no-untyped-def]
     """FGSM and PGD cells on images 0..N-1: the first ``clean`` clean-correct, the first
     ``survived`` right under both attacks (WCAR = survived / clean)."""
-    details = {"sample_indices": list(range(N)), "clean_correct": pack_correct_list(clean)}
+    details = {"sample_indices": list(range(N)), "clean_correct": _packed(clean)}
     return [
         make_record(
             "resnet18",
@@ -64,12 +70,6 @@ def _adversarial(make_record, quantizer, bits, clean, survived):  # type: ignore
         )
         for attack in ("fgsm_linf", "pgd_linf")
     ]
-
-
-def pack_correct_list(k: int) -> str:
-    import torch
-
-    return pack_correct(torch.tensor(_right(k)))
 
 
 def _natural(make_record, quantizer, bits, accuracy):  # type: ignore[no-untyped-def]
