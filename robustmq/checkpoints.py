@@ -322,7 +322,7 @@ def _config_from_request(
 
 
 def _build(path: Path, config: Mapping[str, Any]) -> nn.Module:
-    kwargs = {k: config[k] for k in ("mean", "std") if k in config}
+    kwargs = {k: config[k] for k in ("mean", "std", "stem") if k in config}
     model = create_model(
         config["arch"], num_classes=config["num_classes"], width=config["width"], **kwargs
     )

@@ -82,7 +82,9 @@ class TrainData(Protocol):
 class TensorTrainData:
     """In-memory training images (uint8 or float, [N, 3, R, R]) with random crop and flip.
 
-    Suits small profiles: images are decoded once at the resize size, crops are taken per batch.
+    Suits small profiles: images are decoded once at the resize size (zero-padded for wider
+    shifts, when the profile says so), crops are taken per batch. An epoch visits every image in
+    a seeded random order, or the first ``max_images`` of that order when it is set.
     """
 
     images: Tensor
@@ -90,14 +92,26 @@ class TensorTrainData:
     crop_size: int
     batch_size: int
     flip: bool = True
+    max_images: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_images is not None and self.max_images < 1:
+            raise InvalidOptionError(
+                f"max_images={self.max_images!r} is invalid; expected an integer >= 1 or None"
+            )
+
+    def _images_per_epoch(self) -> int:
+        n = self.images.shape[0]
+        return n if self.max_images is None else min(n, self.max_images)
 
     def __len__(self) -> int:
-        return math.ceil(self.images.shape[0] / self.batch_size)
+        return math.ceil(self._images_per_epoch() / self.batch_size)
 
     def batches(self, epoch: int, seed: int) -> Iterator[tuple[Tensor, Tensor]]:
         g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
         n, size = self.images.shape[0], self.images.shape[-1]
-        order = torch.randperm(n, generator=g)
+        order = torch.randperm(n, generator=g)[: self._images_per_epoch()]
+        n = order.numel()
         span = size - self.crop_size + 1
         for start in range(0, n, self.batch_size):
             idx = order[start : start + self.batch_size]

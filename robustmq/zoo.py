@@ -107,6 +107,14 @@ def recipe(spec: ModelSpec, profile: Profile, seed: int) -> dict[str, Any]:
         "zero_init_residual": profile.recipe.zero_init_residual,
         "policy": None if spec.is_float else "academic",
     }
+    # keys added after the synthetic zoo was built: present only when set, so that its
+    # checkpoints stay current
+    extra = {
+        "stem": profile.stem if profile.stem != "imagenet" else None,
+        "train_pad": profile.recipe.train_pad or None,
+        "qat_images": None if spec.is_float else profile.recipe.qat_images_of(spec.arch),
+    }
+    r.update({k: v for k, v in extra.items() if v is not None})
     if not spec.is_float:
         r["arithmetic_version"] = get_quantizer(spec.quantizer).arithmetic_version
         # QAT starts from the float model: a change of the float recipe makes this one stale too
@@ -148,6 +156,9 @@ def _train_data(key: _DataKey) -> tuple[Tensor, Tensor]:
     full = dataclasses.replace(pipeline, crop_size=profile.resize_size)
     tensors = load_tensors(dataset, full)
     images = tensors.images.mul(255).round_().to(torch.uint8)
+    pad = profile.recipe.train_pad
+    if pad:
+        images = torch.nn.functional.pad(images, (pad, pad, pad, pad))
     return images, tensors.labels
 
 
@@ -159,12 +170,14 @@ def _val_data(key: _DataKey) -> tuple[Tensor, Tensor]:
 
 
 def _training_data(
-    profile: Profile, key: _DataKey, batch_size: int, workers: int
+    profile: Profile, key: _DataKey, batch_size: int, workers: int, max_images: int | None = None
 ) -> tuple[TrainData, int]:
     """In-memory batches for CPU-sized profiles, a streaming loader for ImageNet-sized ones."""
     if profile.builds_checkpoints:
         images, labels = _train_data(key)
-        return TensorTrainData(images, labels, profile.crop_size, batch_size), int(labels.numel())
+        data = TensorTrainData(images, labels, profile.crop_size, batch_size, max_images=max_images)
+        n = int(labels.numel())
+        return data, n if max_images is None else min(n, max_images)
     dataset, _ = get_train_data(key.profile, data_root=key.data_root, seed=key.seed)
     samples = [(str(path), int(label)) for path, label in dataset.samples]
     return FolderTrainData(samples, profile.crop_size, batch_size, workers), len(samples)
@@ -198,7 +211,12 @@ def _initial_model(
     if spec.is_float:
         torch.manual_seed(seed)
         model = create_model(
-            spec.arch, profile.num_classes, profile.width, mean=profile.mean, std=profile.std
+            spec.arch,
+            profile.num_classes,
+            profile.width,
+            mean=profile.mean,
+            std=profile.std,
+            stem=profile.stem,
         )
         if profile.recipe.zero_init_residual:
             zero_init_residual(model)
@@ -229,7 +247,8 @@ def build_model(
     """
     key = _DataKey(profile.name, data_root, seed)
     settings = settings or train_settings(spec, profile, seed)
-    data, n_train = _training_data(profile, key, settings.batch_size, workers)
+    qat_images = None if spec.is_float else profile.recipe.qat_images_of(spec.arch)
+    data, n_train = _training_data(profile, key, settings.batch_size, workers, qat_images)
     val_images, val_labels = _val_data(key)
     pinned = device.type == "cpu" and profile.builds_checkpoints
     with _torch_threads(CPU_BUILD_THREADS if pinned else None):

@@ -369,3 +369,25 @@ def test_zero_init_residual_leaves_other_models_alone() -> None:
     net = _TinyNet()
     assert zero_init_residual(net) == 0
     assert bool((net.bn.weight == 1).all())
+
+
+def test_max_images_visits_a_seeded_subset_of_distinct_images_each_epoch() -> None:
+    """``max_images``: an epoch is the first ``max_images`` images of the epoch's seeded order."""
+    images, labels = _ramp_images()
+    full = TensorTrainData(images, labels, CROP, batch_size=4)
+    part = TensorTrainData(images, labels, CROP, batch_size=4, max_images=7)
+    assert len(part) == 2
+    seen = []
+    for epoch in (0, 1):
+        x = torch.cat([b for b, _ in _epoch(part, epoch, 5)])
+        index = (x * 255).round().long()[:, 0, 0, :].min(1).values // 10
+        assert x.shape[0] == 7
+        assert len(set(index.tolist())) == 7
+        whole = torch.cat([b for b, _ in _epoch(full, epoch, 5)])
+        whole_index = (whole * 255).round().long()[:, 0, 0, :].min(1).values // 10
+        assert torch.equal(index, whole_index[:7])  # the full epoch's order, cut short
+        seen.append(set(index.tolist()))
+    assert seen[0] != seen[1]
+    assert len(TensorTrainData(images, labels, CROP, 4, max_images=10**6)) == len(full)
+    with pytest.raises(InvalidOptionError, match="max_images=0"):
+        TensorTrainData(images, labels, CROP, 4, max_images=0)

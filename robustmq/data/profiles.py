@@ -39,6 +39,12 @@ class TrainRecipe:
     arch_lr: tuple[tuple[str, float], ...] = ()
     #: float epochs that differ from ``float_epochs`` for some architectures: (arch, epochs).
     arch_epochs: tuple[tuple[str, int], ...] = ()
+    #: zero padding (pixels per side) of the training images before the random crop.
+    train_pad: int = 0
+    #: images one QAT epoch draws at random from the training set (None: all of them).
+    qat_images: int | None = None
+    #: ``qat_images`` that differ for some architectures: (arch, images).
+    arch_qat_images: tuple[tuple[str, int], ...] = ()
 
     def float_lr(self, arch: str) -> float:
         """The float-training learning rate of ``arch`` (``lr`` unless ``arch_lr`` names it)."""
@@ -47,6 +53,10 @@ class TrainRecipe:
     def epochs_of(self, arch: str) -> int:
         """Float-training epochs of ``arch`` (``float_epochs`` unless ``arch_epochs`` names it)."""
         return dict(self.arch_epochs).get(arch, self.float_epochs)
+
+    def qat_images_of(self, arch: str) -> int | None:
+        """Images per QAT epoch of ``arch`` (``qat_images`` unless ``arch_qat_images`` names it)."""
+        return dict(self.arch_qat_images).get(arch, self.qat_images)
 
 
 @dataclass(frozen=True)
@@ -119,6 +129,8 @@ class Profile:
     #: crop; ``cifar10``: CIFAR-10-C's on the native 32 px image, before the resize and crop;
     #: ``synthetic``: ImageNet-C's at 224 px (the crop resized up, corrupted, resized back).
     corruption_scale: str = "imagenet"
+    #: the models' input stem (``robustmq.models.STEMS``): ``cifar`` for 32 px crops.
+    stem: str = "imagenet"
     extra: dict[str, object] = field(default_factory=dict, compare=False)
 
 

@@ -18,6 +18,7 @@ from torch import nn
 
 from robustmq.exceptions import InvalidOptionError
 from robustmq.models import mobilenet, regnet, resnet  # noqa: F401 - registers the architectures
+from robustmq.models._widths import STEMS
 from robustmq.models.normalize import IMAGENET_MEAN, IMAGENET_STD, NormalizedInputMixin
 from robustmq.models.registry import MODELS, register_model
 
@@ -25,6 +26,7 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "MODELS",
+    "STEMS",
     "NormalizedInputMixin",
     "create_model",
     "list_models",
@@ -44,28 +46,35 @@ def create_model(
     width: float = 1.0,
     mean: Sequence[float] = IMAGENET_MEAN,
     std: Sequence[float] = IMAGENET_STD,
+    stem: str = "imagenet",
 ) -> nn.Module:
     """A freshly initialised float model ``name`` (train mode, CPU, float32).
 
     Raises :class:`~robustmq.exceptions.UnknownModelError` (listing the names and suggesting close
     ones) for an unknown ``name``, and :class:`~robustmq.exceptions.InvalidOptionError` when
     ``num_classes`` is not an int >= 2, ``width`` is not a number in ``(0, 1]``, or ``mean``/``std``
-    are not 3 finite numbers (``std`` > 0). The model carries ``model.robustmq_config``, a
-    JSON-able dict ``{"arch", "num_classes", "width", "mean", "std"}`` of the options it was
-    built with.
+    are not 3 finite numbers (``std`` > 0), or ``stem`` is not one of :data:`STEMS`
+    (``"imagenet"``: torchvision's stems; ``"cifar"``: stride 1 at the input, for 32 px images).
+    The model carries ``model.robustmq_config``, a JSON-able dict ``{"arch", "num_classes",
+    "width", "mean", "std"}`` of the options it was built with (plus ``"stem"`` when it is not
+    the ImageNet one).
     """
     factory = MODELS.get(name)
     num_classes = _check_num_classes(num_classes)
     width = _check_width(width)
     mean_values = _check_channels("mean", mean, positive=False)
     std_values = _check_channels("std", std, positive=True)
-    model = factory(num_classes=num_classes, width=width, mean=mean_values, std=std_values)
+    if stem not in STEMS:
+        raise _invalid("stem", stem, f"one of {', '.join(STEMS)}")
+    extra: dict[str, Any] = {} if stem == "imagenet" else {"stem": stem}
+    model = factory(num_classes=num_classes, width=width, mean=mean_values, std=std_values, **extra)
     config: dict[str, Any] = {
         "arch": name,
         "num_classes": num_classes,
         "width": width,
         "mean": mean_values,
         "std": std_values,
+        **extra,
     }
     setattr(model, "robustmq_config", config)  # noqa: B010 - nn.Module has no such attribute
     return model

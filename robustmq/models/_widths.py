@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from torch import nn
+
 
 def scale_channels(channels: int, width: float, divisor: int = 8) -> int:
     """``channels * width`` rounded to a multiple of ``divisor``; ``width == 1`` is the identity.
@@ -17,3 +19,20 @@ def scale_channels(channels: int, width: float, divisor: int = 8) -> int:
     if rounded < 0.9 * exact:
         rounded += divisor
     return rounded
+
+
+#: Input stems: ``imagenet`` (torchvision's, for 64-224 px images) or ``cifar`` (stride 1 at the
+#: input, for 32 px images; see each architecture).
+STEMS = ("imagenet", "cifar")
+
+
+def check_stem(stem: str) -> str:
+    """``stem`` when it is one of :data:`STEMS`; ``ValueError`` naming the choices otherwise."""
+    if stem not in STEMS:
+        raise ValueError(f"stem={stem!r} is invalid; expected one of {', '.join(STEMS)}")
+    return stem
+
+
+def first_conv(module: nn.Module) -> nn.Conv2d:
+    """The first ``nn.Conv2d`` of ``module`` in registration order (a stem's convolution)."""
+    return next(m for m in module.modules() if isinstance(m, nn.Conv2d))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from torch import Tensor
 from torchvision.models import regnet as tv_regnet
 
-from robustmq.models._widths import scale_channels
+from robustmq.models._widths import check_stem, first_conv, scale_channels
 from robustmq.models.normalize import IMAGENET_MEAN, IMAGENET_STD, NormalizedInputMixin
 from robustmq.models.registry import register_model
 
@@ -44,7 +44,9 @@ class RegNet(NormalizedInputMixin, tv_regnet.RegNet):
     """torchvision's RegNet that normalizes its ``[0, 1]`` input first.
 
     ``forward(x)`` equals torchvision's ``forward((x - mean) / std)``; the ``state_dict`` is
-    torchvision's (the normalization buffers are not persistent).
+    torchvision's (the normalization buffers are not persistent). ``stem="cifar"`` (32 px images)
+    makes the stem's 3x3 convolution stride 1 (total stride 16 instead of 32), as pycls's CIFAR
+    stem (``ResStemCifar``).
     """
 
     def __init__(
@@ -54,8 +56,11 @@ class RegNet(NormalizedInputMixin, tv_regnet.RegNet):
         stem_width: int = 32,
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
+        stem: str = "imagenet",
     ) -> None:
         super().__init__(block_params, num_classes=num_classes, stem_width=stem_width)
+        if check_stem(stem) == "cifar":
+            first_conv(self.get_submodule("stem")).stride = (1, 1)
         self.init_input_normalization(mean, std)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -70,7 +75,8 @@ def regnetx_600m(
     width: float = 1.0,
     mean: Sequence[float] = IMAGENET_MEAN,
     std: Sequence[float] = IMAGENET_STD,
+    stem: str = "imagenet",
 ) -> RegNet:
     """RegNetX-600MF (pycls: ~0.6 GMACs, ~6.2 M parameters at 224 px, 1000 classes)."""
     params, stem_width = regnetx_600m_params(width)
-    return RegNet(params, num_classes, stem_width, mean, std)
+    return RegNet(params, num_classes, stem_width, mean, std, stem)
