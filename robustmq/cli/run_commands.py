@@ -29,14 +29,19 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from robustmq.report import load_run, write_plots, write_tables
+    from robustmq.report import load_run, reference, write_plots, write_tables
     from robustmq.report.render import render_plots, render_report
 
     run = load_run(args.folder)
     summaries = run.summaries()
-    paths = write_tables(run.path, run.records, summaries)
+    comparison = reference.compare_run(run)  # None unless a cifar10 run with float natural cells
+    sections = [] if comparison is None else [reference.render_markdown(comparison)]
+    paths = write_tables(run.path, run.records, summaries, sections)
     for line in render_report(run, paths, summaries, max_cell_columns=args.max_columns):
         print(line)
+    if comparison is not None:
+        for line in reference.render_lines(comparison):
+            print(line)
     if args.no_plots:
         return 0
     for line in render_plots(write_plots(run.path / "plots", run.records, summaries)):
