@@ -25,6 +25,7 @@ from robustmq.zoo import ensure_checkpoint
 
 __all__ = [
     "BUILD_COST",
+    "BUILD_COSTS",
     "BuildEvent",
     "JobPlan",
     "build_zoo",
@@ -36,6 +37,13 @@ __all__ = [
 
 #: relative CPU cost of building one architecture's 13 synthetic models (measured, one thread).
 BUILD_COST = {"resnet50": 2.9, "mobilenet_v2": 2.2, "regnetx_600m": 1.6, "resnet18": 1.0}
+#: the same per profile (cifar10: estimated from the measured epoch times at 32 px and the
+#: profile's epochs and QAT images; ResNet50's bottlenecks at 32 x 32 cost as much as the others
+#: together, so it gets a process of its own under ``--jobs 2``).
+BUILD_COSTS = {
+    "synthetic": BUILD_COST,
+    "cifar10": {"resnet50": 5.0, "mobilenet_v2": 2.5, "resnet18": 1.8, "regnetx_600m": 0.9},
+}
 
 
 @dataclass(frozen=True)
@@ -46,22 +54,29 @@ class JobPlan:
     threads: int
 
 
-def plan_jobs(archs: Sequence[str] | None, jobs: int, cpu_count: int | None = None) -> JobPlan:
+def plan_jobs(
+    archs: Sequence[str] | None,
+    jobs: int,
+    cpu_count: int | None = None,
+    profile: str = "synthetic",
+) -> JobPlan:
     """Split ``archs`` (default: the grid's) over at most ``jobs`` processes of similar cost.
 
-    Longest first, each to the least loaded process (:data:`BUILD_COST`, 1.0 when unknown); the
-    CPU threads (default ``os.cpu_count()``) are shared equally, at least one per process.
+    Longest first, each to the least loaded process (the profile's :data:`BUILD_COSTS`, else
+    :data:`BUILD_COST`; 1.0 when unknown); the CPU threads (default ``os.cpu_count()``) are
+    shared equally, at least one per process.
     """
+    costs = BUILD_COSTS.get(profile, BUILD_COST)
     if jobs < 1:
         raise InvalidOptionError(f"jobs={jobs!r} is invalid; expected an integer >= 1")
     names = list(archs or GRID_ARCHS)
     jobs = min(jobs, len(names))
     groups: list[list[str]] = [[] for _ in range(jobs)]
     loads = [0.0] * jobs
-    for arch in sorted(names, key=lambda a: -BUILD_COST.get(a, 1.0)):  # longest first
+    for arch in sorted(names, key=lambda a: -costs.get(a, 1.0)):  # longest first
         least = loads.index(min(loads))
         groups[least].append(arch)
-        loads[least] += BUILD_COST.get(arch, 1.0)
+        loads[least] += costs.get(arch, 1.0)
     threads = max(1, (cpu_count or os.cpu_count() or 1) // jobs)
     return JobPlan(groups, threads)
 

@@ -169,6 +169,8 @@ def _child_command(args: argparse.Namespace) -> list[str]:
         command += ["--root", str(args.zoo_root)]
     if args.data_root is not None:
         command += ["--data-root", str(args.data_root)]
+    for module in args.imports or ():
+        command += ["--import", module]
     return [*command, "--seed", str(args.seed), "--device", args.device, "--no-progress"]
 
 
@@ -176,7 +178,7 @@ def _cmd_zoo_build(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise InvalidOptionError(f"--jobs={args.jobs} is invalid; expected an integer >= 1")
     if args.jobs > 1:
-        plan = plan_jobs(args.arch, args.jobs)
+        plan = plan_jobs(args.arch, args.jobs, profile=args.profile)
         groups = "; ".join(" ".join(group) for group in plan.groups)
         print(f"building in {len(plan.groups)} processes: {groups}", flush=True)
         return run_jobs(_child_command(args), plan)

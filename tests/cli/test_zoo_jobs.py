@@ -121,3 +121,13 @@ class TestBuildZoo:
         with pytest.raises(InvalidOptionError):
             build_zoo(zoo_specs(["resnet18"]), "imagenet")
         assert fake_zoo == []
+
+
+def test_cifar10_gives_resnet50_a_process_of_its_own() -> None:
+    """The cifar10 costs: ResNet50 alone, the three lighter architectures together."""
+    plan = plan_jobs(None, 2, cpu_count=2, profile="cifar10")
+    assert sorted(map(sorted, plan.groups)) == [
+        ["mobilenet_v2", "regnetx_600m", "resnet18"],
+        ["resnet50"],
+    ]
+    assert plan_jobs(None, 2, cpu_count=2, profile="other") == plan_jobs(None, 2, cpu_count=2)

@@ -121,7 +121,7 @@ class TestFolders:
         assert dataset.root == fake_cifar.resolve()
         assert dataset.split == "test"
         assert len(dataset) == 20
-        assert (pipeline.resize_size, pipeline.crop_size) == (72, 64)
+        assert (pipeline.resize_size, pipeline.crop_size) == (36, 32)
 
     def test_missing_split(self, make_tree: MakeTree) -> None:
         """A root without the needed split: DataFolderError naming the split and the layout."""
@@ -185,7 +185,7 @@ class TestRealCifar10:
         assert dataset.classes == CIFAR10_CLASSES
         assert dataset.split == "test"
         tensors = load_tensors(dataset, pipeline)
-        assert tensors.images.shape == (50, 3, 64, 64)
+        assert tensors.images.shape == (50, 3, 32, 32)
         assert Counter(tensors.labels.tolist()) == {c: 5 for c in range(10)}
         assert tensors.images.dtype == torch.float32
         assert float(tensors.images.min()) >= 0.0

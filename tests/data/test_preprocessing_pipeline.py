@@ -90,7 +90,7 @@ class TestPipelineSettings:
     def test_from_profile(self) -> None:
         """from_profile takes the profile's resize and crop sizes, with overrides."""
         p = Pipeline.from_profile(get_profile("cifar10"), resize="pil_nearest")
-        assert (p.resize_size, p.crop_size, p.resize) == (72, 64, "pil_nearest")
+        assert (p.resize_size, p.crop_size, p.resize) == (36, 32, "pil_nearest")
 
     def test_pickles_and_hashes(self, tmp_path: Path, make_image: MakeImage) -> None:
         """A pipeline survives pickling, equal and with the same hash, and still works."""

@@ -12,7 +12,7 @@ pixelate 2.0-8.0 x, JPEG 1.5-2.1 x; zoom blur, snow, frost, fog, brightness and 
   profile: its crop is 224 px). Byte-identical to the generation before scales existed.
 - ``cifar10``: CIFAR-10-C's own table (:mod:`.cifar_c`, Hendrycks & Dietterich's
   ``make_cifar_c.py``) applied to the native 32 x 32 image, *before* the profile's pipeline
-  resizes and crops it (cifar10: resize 72, crop 64), as CIFAR-10-C's images were made from the
+  resizes and crops it (cifar10: resize 36, crop 32), as CIFAR-10-C's images were made from the
   32 px originals. A source image of another size is refused.
 - ``synthetic``: ImageNet-C's parameters at their own 224 px scale: the crop is resized up to
   224 x 224, corrupted there and resized back to the crop's size, both ways with DCT resampling

@@ -261,14 +261,14 @@ class TestScales:
         )
 
     def test_cifar10_scale_corrupts_the_source_then_the_pipeline_crops(self) -> None:
-        """Corrupt the 32 px source with CIFAR-10-C's table, then resize 72 and crop 64."""
+        """Corrupt the 32 px source with CIFAR-10-C's table, then resize 36 and crop 32."""
         pipeline = Pipeline.from_profile(get_profile("cifar10"))
         source = _image(32)
         scale = get_scale("cifar10")
         out = scale.apply(source, "fog", 3, 8, pipeline=pipeline)
         expected = pipeline.resize_crop(corrupt_image(source, "fog", 3, 8, table="cifar10"))
         assert out.tobytes() == expected.tobytes()
-        assert out.shape == (64, 64, 3)
+        assert out.shape == (32, 32, 3)
         with pytest.raises(InvalidOptionError, match="expected a pipeline"):
             scale.apply(source, "fog", 3, 8)
         with pytest.raises(InvalidOptionError, match=r"32 x 32 source images.*img.png is 40 x 40"):
@@ -293,7 +293,7 @@ class TestGeneration:
         dataset = ImageFolder(root, "test", pipeline)
         build_sets(dataset, pipeline, [("snow", 2)], seed=4, workers=0, scale="cifar10")
         images, meta = load_set(dataset, pipeline, "snow", 2, seed=4, scale="cifar10")
-        assert images.shape == (20, 64, 64, 3)
+        assert images.shape == (20, 32, 32, 3)
         assert meta["scale"]["name"] == "cifar10"
         from robustmq.noise.natural.corruptions import image_seed
 
@@ -379,12 +379,12 @@ class TestFidelity:
         assert "outside 0.8-1.25: none" in text
 
     def test_cifar10_reference_is_the_table_at_32_px(self, tmp_path: Path) -> None:
-        """cifar10: the reference is CIFAR-10-C at 32 px; the profile's crop is its 64 px view."""
+        """cifar10: the reference is CIFAR-10-C at 32 px; the crop is the 36 px resize's centre."""
         root = _folder(tmp_path / "data", "test", 1, 32)
         profile = get_profile("cifar10")
         images = fidelity_images(profile, get_scale("cifar10"), per_class=1, data_root=str(root))
         assert images.inputs.shape == images.reference.shape == (10, 32, 32, 3)
-        assert images.crops.shape == (10, 64, 64, 3)
+        assert images.crops.shape == (10, 32, 32, 3)
         (row,) = fidelity_table(profile, images, corruptions=["brightness"], severities=[2])
         outs = [
             corrupt_image(x, "brightness", 2, s, table="cifar10")
