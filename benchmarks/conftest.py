@@ -1,1 +1,3 @@
-"""The benchmark's cells live in this folder; the RobustMQ plugin (entry point) drives them."""
+"""The repository's benchmark folder: its modules re-export the cells of
+:mod:`robustmq.benchmarks` (shipped with the package; ``pytest --pyargs robustmq.benchmarks`` runs
+them from anywhere); the RobustMQ plugin (entry point) drives them."""

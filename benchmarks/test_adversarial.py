@@ -1,15 +1,5 @@
-"""Adversarial attacks: every model of the grid x (FGSM, PGD L-inf, PGD L2, AutoAttack) x budget,
-plus the unbounded PGD sanity cell; ids such as ``resnet18-dorefa-4bit-fgsm_linf-eps0.5``.
+"""Re-export of :mod:`robustmq.benchmarks.test_adversarial` (the cells ship with the package)."""
 
-Budgets and sample counts come from the profile (``robustmq.data.profiles.AdversarialSpec``); the
-cells of one model run one after another so that its checkpoint is loaded once.
-"""
+from robustmq.benchmarks.test_adversarial import pytestmark, test_adversarial
 
-import pytest
-
-pytestmark = pytest.mark.adversarial
-
-
-def test_adversarial(spec, cell, rmq) -> None:  # type: ignore[no-untyped-def]
-    """Robust accuracy and AR of the model under the cell's attack (masking flags recorded)."""
-    rmq.evaluate(spec, cell)
+__all__ = ["pytestmark", "test_adversarial"]

@@ -1,10 +1,5 @@
-"""Clean accuracy: one cell per model of the grid (52), ids such as ``resnet18-lsq-4bit``."""
+"""Re-export of :mod:`robustmq.benchmarks.test_clean` (the cells ship with the package)."""
 
-import pytest
+from robustmq.benchmarks.test_clean import pytestmark, test_clean
 
-pytestmark = pytest.mark.clean
-
-
-def test_clean(spec, cell, rmq) -> None:  # type: ignore[no-untyped-def]
-    """Top-1 accuracy of the model on the profile's clean evaluation set."""
-    rmq.evaluate(spec, cell)
+__all__ = ["pytestmark", "test_clean"]

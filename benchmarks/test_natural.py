@@ -1,15 +1,5 @@
-"""Natural corruptions: one cell per model x ImageNet-C corruption x severity (52 x 15 x 5).
+"""Re-export of :mod:`robustmq.benchmarks.test_natural` (the cells ship with the package)."""
 
-Ids such as ``resnet50-pact-4bit-impulse_noise-s3``; markers ``natural`` and the corruption's group
-(``noise``, ``blur``, ``weather``, ``digital``). The corrupted sets are made once per run for every
-model (see ``robustmq.noise.natural.family``).
-"""
+from robustmq.benchmarks.test_natural import pytestmark, test_natural
 
-import pytest
-
-pytestmark = pytest.mark.natural
-
-
-def test_natural(spec, cell, rmq) -> None:  # type: ignore[no-untyped-def]
-    """Top-1 accuracy of the model on the evaluation set under one corruption and severity."""
-    rmq.evaluate(spec, cell)
+__all__ = ["pytestmark", "test_natural"]

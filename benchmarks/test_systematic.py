@@ -1,15 +1,5 @@
-"""Systematic noise: every model of the grid x the 14 pre-processing variants (52 x 14 cells).
+"""Re-export of :mod:`robustmq.benchmarks.test_systematic` (the cells ship with the package)."""
 
-Cell ids such as ``mobilenet_v2-lsq-2bit-resize_pil_nearest`` or ``resnet18-fp32-decoder_opencv``;
-markers ``systematic`` and ``decoder`` or ``resize``. A variant's set is built once per run (and
-cached on disk) and shared by every model; the 14 cells of a model are consecutive.
-"""
+from robustmq.benchmarks.test_systematic import pytestmark, test_systematic
 
-import pytest
-
-pytestmark = pytest.mark.systematic
-
-
-def test_systematic(spec, cell, rmq) -> None:  # type: ignore[no-untyped-def]
-    """Top-1 accuracy on the variant's set and its difference to the reference pipeline's."""
-    rmq.evaluate(spec, cell)
+__all__ = ["pytestmark", "test_systematic"]

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from robustmq.exceptions import InvalidOptionError
-from robustmq.models import list_models
+from robustmq.models import external_models, list_models
 from robustmq.quant import list_quantizers, validate_bits
 
 #: Name of the float "quantizer" in specs, ids and records.
@@ -84,6 +84,11 @@ class ModelSpec:
         return cls(m["arch"], m["q"], int(m["bits"]))
 
 
+def grid_archs() -> tuple[str, ...]:
+    """The grid's architectures: the paper's four, then every registered model."""
+    return (*GRID_ARCHS, *external_models())
+
+
 def model_grid(
     archs: Iterable[str] | None = None,
     quantizers: Iterable[str] | None = None,
@@ -92,10 +97,12 @@ def model_grid(
 ) -> list[ModelSpec]:
     """The paper's grid (4 architectures x (float + 3 quantizers x 4 bit-widths) = 52), filtered.
 
-    Order: per architecture, the float model first, then quantizers and bit-widths ascending.
+    ``archs`` defaults to the paper's four, then the models registered with
+    :func:`robustmq.register_model` (registration order). Order: per architecture, the float
+    model first, then quantizers and bit-widths ascending.
     """
     specs: list[ModelSpec] = []
-    for arch in archs if archs is not None else GRID_ARCHS:
+    for arch in archs if archs is not None else grid_archs():
         if include_float:
             specs.append(ModelSpec(arch))
         for q in quantizers if quantizers is not None else list_quantizers():

@@ -56,7 +56,7 @@ from robustmq.exceptions import (
     StateDictKeysError,
 )
 from robustmq.hashing import sha256_file
-from robustmq.models import create_model
+from robustmq.models import create_model, external_model
 from robustmq.quant import quantize_model
 
 FORMAT = "robustmq-checkpoint"
@@ -314,11 +314,20 @@ def _config_from_request(
     return {
         "arch": requested["arch"],
         "num_classes": requested["num_classes"] or 1000,
-        "width": plain_width(path, requested["arch"], requested["width"], state_dict),
+        "width": _plain_width(path, requested["arch"], requested["width"], state_dict),
         "quantizer": quantizer,
         "bits": 32 if quantizer == FLOAT else requested["bits"],
         "policy": None if quantizer == FLOAT else requested["policy"] or "academic",
     }
+
+
+def _plain_width(
+    path: Path, arch: str, width: float | None, state_dict: Mapping[str, Tensor]
+) -> float:
+    """The width of a plain state_dict (1.0 for a registered model: width does not apply)."""
+    if external_model(arch) is not None:
+        return 1.0 if width is None else float(width)
+    return plain_width(path, arch, width, state_dict)
 
 
 def _build(path: Path, config: Mapping[str, Any]) -> nn.Module:
@@ -361,10 +370,15 @@ def _load_state_dict(
                 "quantize_model() and calibrate or fine-tune"
             )
         config = getattr(model, "robustmq_config", {})
-        if plain and wrong and infer_width(config.get("arch", ""), state_dict) is None:
+        arch = config.get("arch", "")
+        entry = external_model(arch)
+        if entry is not None:
             hint += (
-                f"; no width of {config.get('arch')} fits its convolution shapes: is arch= right?"
+                f"; expected the state_dict of the model its factory {entry.source}"
+                f"(num_classes={config.get('num_classes')}) builds (registered as {arch!r})"
             )
+        elif plain and wrong and infer_width(arch, state_dict) is None:
+            hint += f"; no width of {arch} fits its convolution shapes: is arch= right?"
         raise StateDictKeysError(
             f"{path}: state_dict does not fit {config.get('arch')} "
             f"({config.get('quantizer', FLOAT)}, bits={config.get('bits', 32)}): "

@@ -105,3 +105,12 @@ class ResultsFileError(RobustMQError, ValueError):
 
 class BaselineMismatchError(InvalidOptionError):
     """A regression-gate baseline that measured something else (profile, samples, settings)."""
+
+
+class ModelDefinitionError(RobustMQError, ValueError):
+    """A registered model that cannot be built or used as registered: its factory raised or did
+    not return an ``nn.Module``, or its output is not ``N x num_classes``."""
+
+
+class UnsupportedLayerError(InvalidOptionError):
+    """A model holds a layer type the quantizer cannot convert (it converts Conv2d and Linear)."""

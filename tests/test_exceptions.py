@@ -19,6 +19,7 @@ from robustmq.exceptions import (
     DuplicateNameError,
     InvalidBitsError,
     InvalidOptionError,
+    ModelDefinitionError,
     RecordError,
     ResultsFileError,
     RobustMQError,
@@ -27,6 +28,7 @@ from robustmq.exceptions import (
     UnknownNameError,
     UnknownQuantizerError,
     UnsafeCheckpointError,
+    UnsupportedLayerError,
 )
 from robustmq.quant import validate_bits
 
@@ -48,6 +50,8 @@ BUILTINS: dict[type[RobustMQError], type[Exception]] = {
     RecordError: ValueError,
     ResultsFileError: ValueError,
     BaselineMismatchError: ValueError,
+    ModelDefinitionError: ValueError,
+    UnsupportedLayerError: ValueError,
 }
 
 

@@ -7,19 +7,27 @@ A cell is (model spec, :class:`~robustmq.results.family.FamilyCell`). :class:`Ce
 the test report (from where the controller journals and collects it), applies the regression gate
 and fails the cell when the family says so, always after the record is kept. A model whose
 weights hold NaN/inf, or whose outputs did during the cell, gets the flag ``nonfinite_weights`` or
-``nonfinite_output`` (:mod:`robustmq.benchmark.finite`).
+``nonfinite_output`` (:mod:`robustmq.benchmark.finite`). A model that cannot be loaded (a damaged
+checkpoint, a registered model that raises or returns the wrong shape, a layer its quantizer
+cannot convert) fails each of its cells with that error, and only those.
+
+A family evaluates through the model's :class:`~robustmq.benchmark.context.ModelContext` (its
+pipeline: the profile's, or the one at the input size the model was registered with); records
+store that pipeline (``settings.input_size``, ``settings.eval_pipeline``), and a model registered
+with an input size fails a cell whose family feeds it images of another size.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from torch import Tensor
+from torch import Tensor, nn
 
-from robustmq.benchmark.context import BenchContext
+from robustmq.benchmark.context import BenchContext, ModelContext
 from robustmq.benchmark.finite import watch
 from robustmq.benchmark.gate import Baseline, regressions
 from robustmq.benchmark.session import (
@@ -31,6 +39,7 @@ from robustmq.benchmark.session import (
 from robustmq.cells import ModelSpec, model_grid
 from robustmq.data.profiles import Profile
 from robustmq.exceptions import RobustMQError
+from robustmq.models import input_size_of
 from robustmq.results.family import (
     FAMILIES,
     Family,
@@ -49,8 +58,11 @@ class FamilyContractError(RobustMQError):
     """A family's outcome breaks its declaration (an undeclared metric, say)."""
 
 
-def cell_params(family: Family, profile: Profile) -> list[Any]:
-    """``pytest.param(spec, cell)`` for every model x cell of ``family``, model-major."""
+def cell_params(
+    family: Family, profile: Profile, specs: Sequence[ModelSpec] | None = None
+) -> list[Any]:
+    """``pytest.param(spec, cell)`` for every model (``specs``, default :func:`model_grid`) x cell
+    of ``family``, model-major."""
     return [
         pytest.param(
             spec,
@@ -58,7 +70,7 @@ def cell_params(family: Family, profile: Profile) -> list[Any]:
             id=cell.cell_id(spec),
             marks=[getattr(pytest.mark, name) for name in (family.name, *cell.marks)],
         )
-        for spec in model_grid()
+        for spec in (model_grid() if specs is None else specs)
         for cell in family.cells(profile)
     ]
 
@@ -108,21 +120,23 @@ class CellRun:
                 f"one of {FAMILIES.names()}"
             )
         loaded = self.load(spec)
-        self._prepare(family)
-        outcome = family.evaluate(loaded, cell, self.context)
+        context = self.context.for_model(spec)
+        self._prepare(family, context)
+        with _input_size_guard(loaded.model, spec, family):
+            outcome = family.evaluate(loaded, cell, context)
         undeclared = sorted(set(outcome.metrics) - {m.name for m in family.metrics})
         if undeclared:
             raise FamilyContractError(
                 f"family {family.name!r} measured {undeclared} but declares only "
                 f"{[m.name for m in family.metrics]}; declare every metric it records"
             )
-        record = self._keep(loaded, family.name, cell.noise, cell.in_id, outcome)
+        record = self._keep(loaded, family.name, cell.noise, cell.in_id, outcome, context)
         if outcome.failure:
             pytest.fail(f"{record.cell}: {outcome.failure}", pytrace=False)
         return record
 
-    def _prepare(self, family: Family) -> None:
-        prepared = self.context.cache("harness.prepared")
+    def _prepare(self, family: Family, context: ModelContext) -> None:
+        prepared = context.cache("harness.prepared")  # once per family and pipeline
         if family.name in prepared:
             return
         selected = [
@@ -131,19 +145,22 @@ class CellRun:
             if (cell := _cell_of(item)) is not None
             and family_of([m.name for m in item.iter_markers()]) is family
         ]
-        family.prepare(selected, self.context)
+        family.prepare(selected, context)
         prepared[family.name] = True
 
     # -- the parts, for cells written by hand ----------------------------------------------------
 
     def load(self, spec: ModelSpec) -> LoadedModel:
-        """See :meth:`BenchContext.load`; a missing checkpoint skips (``--rmq-strict``: fails)."""
+        """See :meth:`BenchContext.load`; a missing checkpoint skips (``--rmq-strict``: fails),
+        a model that cannot be loaded fails the cell with the error's message."""
         try:
             loaded = self.context.load(spec)
         except ModelUnavailableError as exc:
             if self.settings.strict:
                 pytest.fail(str(exc), pytrace=False)
             pytest.skip(str(exc))
+        except RobustMQError as exc:
+            pytest.fail(f"{spec.id}: {type(exc).__name__}: {exc}", pytrace=False)
         watch(loaded.model).reset()  # outputs are judged per cell
         return loaded
 
@@ -169,19 +186,25 @@ class CellRun:
         outcome = Outcome(
             metrics, correct, params, list(flags or []), dict(extra_settings or {}), sample_ids
         )
-        return self._keep(
-            loaded, family, noise, family != "clean" if in_id is None else in_id, outcome
-        )
+        in_id = family != "clean" if in_id is None else in_id
+        context = self.context.for_model(loaded.spec)
+        return self._keep(loaded, family, noise, in_id, outcome, context)
 
     def _keep(
-        self, loaded: LoadedModel, family: str, noise: str, in_id: bool, outcome: Outcome
+        self,
+        loaded: LoadedModel,
+        family: str,
+        noise: str,
+        in_id: bool,
+        outcome: Outcome,
+        context: ModelContext,
     ) -> Record:
         """Build the record, attach it to the test report (it reaches the controller), then apply
         the regression gate (a regression fails the cell; the record is kept)."""
-        data_ids = self.context.eval_data().sample_ids
+        data_ids = context.eval_data().sample_ids
         ids = data_ids if outcome.sample_ids is None else tuple(outcome.sample_ids)
         digest = sample_ids_digest(ids)
-        record = self._make_record(loaded, family, noise, in_id, outcome, digest)
+        record = self._make_record(loaded, family, noise, in_id, outcome, digest, context)
         properties = self._request.node.user_properties
         sent = self.context.cache("harness.sample_sets_sent")
         data_digest = sample_ids_digest(data_ids)
@@ -213,6 +236,7 @@ class CellRun:
         in_id: bool,
         outcome: Outcome,
         digest: str,
+        context: ModelContext,
     ) -> Record:
         spec = loaded.spec
         all_flags = list(outcome.flags)
@@ -225,6 +249,9 @@ class CellRun:
             "sample_ids_sha256": digest,
             "checkpoint": str(loaded.path),
             "checkpoint_meta": loaded.meta,
+            # the pre-processing the model saw: the profile's, or at its registered input size
+            "input_size": context.pipeline.crop_size,
+            "eval_pipeline": context.pipeline.settings(),
             **outcome.provenance,
         }
         return Record(
@@ -247,6 +274,31 @@ class CellRun:
             flags=all_flags,
             intervals=_intervals(family, outcome),
         )
+
+
+@contextmanager
+def _input_size_guard(model: nn.Module, spec: ModelSpec, family: Family) -> Iterator[None]:
+    """While a family evaluates a model registered with an input size: a batch of another size
+    fails the cell (FamilyContractError) instead of being evaluated."""
+    size = input_size_of(spec.arch)
+    if size is None:
+        yield
+        return
+
+    def check(module: nn.Module, args: tuple[Any, ...]) -> None:
+        x = args[0] if args else None
+        if isinstance(x, Tensor) and x.dim() == 4 and tuple(x.shape[-2:]) != (size, size):
+            raise FamilyContractError(
+                f"family {family.name!r} fed {spec.id} images of {x.shape[-2]} x {x.shape[-1]} "
+                f"px; the model was registered with input_size={size}, so expected {size} x "
+                f"{size} (a family takes its images from the context it evaluates with)"
+            )
+
+    handle = model.register_forward_pre_hook(check)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 def _intervals(family: str, outcome: Outcome) -> dict[str, list[float]]:

@@ -10,9 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from robustmq.options import DATA_ROOT, DEVICE, PROFILE, SEED, ZOO_ROOT, Option
+from robustmq.ptq import DEFAULT_PTQ_IMAGES
 from robustmq.results.family import family_order
 
-__all__ = ["HARNESS_OPTIONS", "family_options", "neutral_settings"]
+__all__ = ["HARNESS_OPTIONS", "PTQ_IMAGES", "family_options", "neutral_settings"]
+
+#: ``--rmq-ptq-images``' default: :data:`robustmq.ptq.DEFAULT_PTQ_IMAGES`.
+PTQ_IMAGES = DEFAULT_PTQ_IMAGES
 
 #: The harness's own options, in ``pytest --help`` order.
 HARNESS_OPTIONS: Sequence[Option] = (
@@ -22,10 +26,57 @@ HARNESS_OPTIONS: Sequence[Option] = (
         "checkpoints",
         None,
         "checkpoint folder (holding <model id>.safetensors: resnet18-fp32.safetensors, "
-        "resnet18-lsq-4bit.safetensors, ...), or a pattern with the fields {arch}, {quantizer}, "
+        "resnet18-lsq-4bit.safetensors, ...; a float model's may be <arch>-fp32.pth, a plain "
+        "state_dict), or a pattern with the fields {arch}, {quantizer}, "
         "{bits} (32 for the float model) and {id} (the model id), such as "
         "'/ckpts/{id}.safetensors' (default: the profile's zoo in the cache, built on demand "
         "where the profile allows)",
+    ),
+    Option(
+        "archs",
+        None,
+        "architectures of the grid, comma-separated, e.g. resnet18,mynet (default: the paper's "
+        "four, then every model registered with robustmq.register_model)",
+        neutral=True,
+        metavar="A,B",
+    ),
+    Option(
+        "quantizers",
+        None,
+        "quantizers of the grid's rows, comma-separated, fp32 naming the float row, e.g. "
+        "fp32,lsq (default: fp32,dorefa,pact,lsq)",
+        neutral=True,
+        metavar="Q,R",
+    ),
+    Option(
+        "bits",
+        None,
+        "bit-widths of the grid's quantized rows, comma-separated, each in 2..8 (default: 2,4,6,8)",
+        neutral=True,
+        metavar="B,C",
+    ),
+    Option(
+        "ptq",
+        False,
+        "post-training quantization: a quantized row without a checkpoint file in "
+        "--rmq-checkpoints is made from its float checkpoint (that folder's, or the zoo's) by "
+        "quantize_model and calibration on --rmq-ptq-images training images, no training (QAT), "
+        "and cached by content (default: off)",
+        kind=bool,
+    ),
+    Option(
+        "ptq_images",
+        PTQ_IMAGES,
+        f"--rmq-ptq: calibration images, class-balanced from the profile's training set "
+        f"(default: {PTQ_IMAGES})",
+        kind=int,
+    ),
+    Option(
+        "ptq_epochs",
+        0,
+        "--rmq-ptq: epochs of fine-tuning after calibration, with the profile's QAT recipe "
+        "(default: 0, none)",
+        kind=int,
     ),
     ZOO_ROOT,
     DEVICE,

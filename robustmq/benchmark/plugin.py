@@ -173,7 +173,9 @@ def _baseline(config: pytest.Config, settings: BenchSettings) -> Baseline | None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A family's test taking ``spec`` and ``cell``: one case per model x cell of the profile."""
+    """A family's test taking ``spec`` and ``cell``: one case per model of the grid (the four
+    architectures and the registered models, as ``--rmq-archs``, ``--rmq-quantizers`` and
+    ``--rmq-bits`` restrict them) x cell of the profile."""
     if not {"spec", "cell"} <= set(metafunc.fixturenames):
         return
     from robustmq.benchmark.harness import cell_params, family_of
@@ -181,8 +183,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     family = family_of([m.name for m in metafunc.definition.iter_markers()])
     if family is None:
         return
-    profile = get_profile(metafunc.config.stash[settings_key].profile)
-    metafunc.parametrize(("spec", "cell"), cell_params(family, profile))
+    settings = metafunc.config.stash[settings_key]
+    try:  # the controller checked it; a worker registers the same models (same conftests)
+        specs = settings.grid()
+    except RobustMQError as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    profile = get_profile(settings.profile)
+    metafunc.parametrize(("spec", "cell"), cell_params(family, profile, specs))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

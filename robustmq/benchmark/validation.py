@@ -4,7 +4,9 @@ Each check raises :class:`~robustmq.exceptions.InvalidOptionError` naming the op
 and what was expected, so that a run stops at once instead of failing after work was done:
 output folders creatable and writable, ``--rmq-save-baseline`` a file path, ``--rmq-device``
 present, ``--rmq-checkpoints`` an existing folder or a pattern of known fields, data and zoo roots
-not files. The baseline itself is read and compared by :mod:`robustmq.benchmark.gate`.
+not files, ``--rmq-archs`` / ``--rmq-quantizers`` / ``--rmq-bits`` naming registered
+architectures (the models a conftest registered at startup included), quantizers and 2..8. The
+baseline itself is read and compared by :mod:`robustmq.benchmark.gate`.
 """
 
 from __future__ import annotations
@@ -125,8 +127,9 @@ def check_checkpoints(value: str) -> None:
             what = "is a file" if path.exists() else "no such folder"
             raise InvalidOptionError(
                 f"--rmq-checkpoints={value}: {what}; expected a folder holding "
-                "<arch>-fp32.safetensors and <arch>-<quantizer>-<bits>bit.safetensors, or a "
-                "pattern such as '/ckpts/{id}.safetensors'"
+                "<arch>-fp32.safetensors (or <arch>-fp32.pth) and "
+                "<arch>-<quantizer>-<bits>bit.safetensors, or a pattern such as "
+                "'/ckpts/{id}.safetensors'"
             )
         return
     parsed = _parse(value)
@@ -161,6 +164,7 @@ def check_checkpoints(value: str) -> None:
 
 def validate(settings: BenchSettings) -> None:
     """Every check that applies to ``settings`` (the device already resolved from ``auto``)."""
+    settings.grid()  # --rmq-archs, --rmq-quantizers, --rmq-bits name what exists
     check_folder("--rmq-output", settings.output)
     if settings.save_baseline:
         check_file_path("--rmq-save-baseline", settings.save_baseline)

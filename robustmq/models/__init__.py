@@ -3,6 +3,7 @@
 Every model takes float images in ``[0, 1]`` (NCHW), normalizes them with its own non-persistent
 ``input_mean``/``input_std`` buffers, returns logits, and is ``torch.fx.symbolic_trace``-able.
 At ``width == 1`` its ``state_dict`` is interchangeable with the torchvision model's.
+Models of your own join them with :func:`robustmq.register_model` (:mod:`.external`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from torch import nn
 from robustmq.exceptions import InvalidOptionError
 from robustmq.models import mobilenet, regnet, resnet  # noqa: F401 - registers the architectures
 from robustmq.models._widths import STEMS
+from robustmq.models.external import ExternalModel, external_model, external_models, input_size_of
 from robustmq.models.normalize import IMAGENET_MEAN, IMAGENET_STD, NormalizedInputMixin
 from robustmq.models.registry import MODELS, register_model
 
@@ -27,8 +29,12 @@ __all__ = [
     "IMAGENET_STD",
     "MODELS",
     "STEMS",
+    "ExternalModel",
     "NormalizedInputMixin",
     "create_model",
+    "external_model",
+    "external_models",
+    "input_size_of",
     "list_models",
     "model_config",
     "register_model",
@@ -44,11 +50,17 @@ def create_model(
     name: str,
     num_classes: int = 1000,
     width: float = 1.0,
-    mean: Sequence[float] = IMAGENET_MEAN,
-    std: Sequence[float] = IMAGENET_STD,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
     stem: str = "imagenet",
 ) -> nn.Module:
     """A freshly initialised float model ``name`` (train mode, CPU, float32).
+
+    ``mean`` / ``std`` default to ImageNet's (:data:`IMAGENET_MEAN`, :data:`IMAGENET_STD`). A model
+    registered with :func:`robustmq.register_model` is built by its factory: ``width`` and
+    ``stem`` do not apply to it (only their defaults are accepted) and ``mean`` / ``std``, when
+    given, must be the registered ones; its factory's errors are
+    :class:`~robustmq.exceptions.ModelDefinitionError` naming the model.
 
     Raises :class:`~robustmq.exceptions.UnknownModelError` (listing the names and suggesting close
     ones) for an unknown ``name``, and :class:`~robustmq.exceptions.InvalidOptionError` when
@@ -61,9 +73,11 @@ def create_model(
     """
     factory = MODELS.get(name)
     num_classes = _check_num_classes(num_classes)
+    if isinstance(factory, ExternalModel):
+        return _create_external(factory, num_classes, width, mean, std, stem)
     width = _check_width(width)
-    mean_values = _check_channels("mean", mean, positive=False)
-    std_values = _check_channels("std", std, positive=True)
+    mean_values = _check_channels("mean", IMAGENET_MEAN if mean is None else mean, positive=False)
+    std_values = _check_channels("std", IMAGENET_STD if std is None else std, positive=True)
     if stem not in STEMS:
         raise _invalid("stem", stem, f"one of {', '.join(STEMS)}")
     extra: dict[str, Any] = {} if stem == "imagenet" else {"stem": stem}
@@ -76,6 +90,47 @@ def create_model(
         "std": std_values,
         **extra,
     }
+    setattr(model, "robustmq_config", config)  # noqa: B010 - nn.Module has no such attribute
+    return model
+
+
+def _create_external(
+    entry: ExternalModel,
+    num_classes: int,
+    width: float,
+    mean: Sequence[float] | None,
+    std: Sequence[float] | None,
+    stem: str,
+) -> nn.Module:
+    """A registered model: its factory's module (wrapped with its normalization, if any)."""
+    name = entry.name
+    if _check_width(width) != 1.0 or stem != "imagenet":
+        option, value = ("width", width) if width != 1.0 else ("stem", stem)
+        raise InvalidOptionError(
+            f"{option}={value!r} does not apply to the registered model {name!r} (its factory "
+            f"{entry.source} takes num_classes only); expected the default"
+        )
+    for option, given, registered, positive in (
+        ("mean", mean, entry.mean, False),
+        ("std", std, entry.std, True),
+    ):
+        values = None if given is None else _check_channels(option, given, positive)
+        if values is not None and values != (None if registered is None else list(registered)):
+            raise InvalidOptionError(
+                f"{option}={values!r} differs from the normalization registered for {name!r} "
+                f"({option}={None if registered is None else list(registered)!r}); expected the "
+                "registered one (or none given)"
+            )
+    model = entry.build(num_classes)
+    config: dict[str, Any] = {
+        "arch": name,
+        "num_classes": num_classes,
+        "width": 1.0,
+        "mean": None if entry.mean is None else list(entry.mean),
+        "std": None if entry.std is None else list(entry.std),
+    }
+    if entry.input_size is not None:
+        config["input_size"] = entry.input_size
     setattr(model, "robustmq_config", config)  # noqa: B010 - nn.Module has no such attribute
     return model
 

@@ -8,6 +8,11 @@ Policies:
 - ``academic`` (MQBench's convention, the default): the first conv and the last linear layer get
   8-bit weights and 8-bit inputs, every other layer ``bits``;
 - ``all``: every layer gets ``bits``.
+
+A model holding another layer with weights (Conv1d/Conv3d, a transposed convolution, a subclass
+of Conv2d or Linear, Bilinear, attention, recurrent or embedding layers) is refused with an
+:class:`~robustmq.exceptions.UnsupportedLayerError` naming the layers, rather than left partly
+float.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from robustmq.exceptions import InvalidOptionError
+from robustmq.exceptions import InvalidOptionError, UnsupportedLayerError
 from robustmq.quant.base import Quantizer, get_quantizer, validate_bits
 from robustmq.quant.functional import FLOAT_BITS
 from robustmq.quant.layers import QUANT_LAYERS, QuantConv2d, QuantLinear
@@ -41,6 +46,50 @@ class LayerQuantization:
     weight_bits: int
     input_bits: int
     input_signed: bool
+
+
+#: Layers with weights that ``quantize_model`` does not convert (it converts exactly
+#: ``nn.Conv2d`` and ``nn.Linear``: see ``QUANT_LAYERS``).
+_WEIGHTED_LAYERS: tuple[type[nn.Module], ...] = (
+    nn.modules.conv._ConvNd,
+    nn.Linear,
+    nn.Bilinear,
+    nn.MultiheadAttention,
+    nn.RNNBase,
+    nn.RNNCellBase,
+    nn.Embedding,
+    nn.EmbeddingBag,
+)
+_LISTED = 5  # how many unsupported layers a message names
+
+
+def unsupported_layers(model: nn.Module) -> list[tuple[str, str]]:
+    """``(name, type name)`` of every layer with weights that :func:`quantize_model` cannot
+    convert (the outermost one where they nest), in registration order."""
+    found: list[tuple[str, str]] = []
+    for name, module in model.named_modules():
+        if type(module) in QUANT_LAYERS or isinstance(module, (QuantConv2d, QuantLinear)):
+            continue
+        if any(name.startswith(outer + ".") for outer, _ in found):
+            continue
+        if isinstance(module, _WEIGHTED_LAYERS):
+            found.append((name, type(module).__name__))
+    return found
+
+
+def _check_convertible(model: nn.Module, quantizer: str) -> None:
+    found = unsupported_layers(model)
+    if not found:
+        return
+    arch = getattr(model, "robustmq_config", {}).get("arch")
+    what = f"model {arch!r} ({type(model).__name__})" if arch else type(model).__name__
+    listed = ", ".join(f"{name or '<root>'} ({kind})" for name, kind in found[:_LISTED])
+    more = f" and {len(found) - _LISTED} more" if len(found) > _LISTED else ""
+    raise UnsupportedLayerError(
+        f"{what}: quantizer {quantizer!r} cannot convert {len(found)} layer(s): {listed}{more}; "
+        "expected every layer with weights to be exactly nn.Conv2d or nn.Linear (not a "
+        "subclass), the layer types RobustMQ's quantizers convert"
+    )
 
 
 def _float_layers(model: nn.Module) -> dict[str, bool]:
@@ -65,6 +114,7 @@ def quantize_model(
 
     ``model`` is left untouched (the result holds deep copies of its parameters). ``bits == 32``
     gives identity quantizers. The result's ``robustmq_config`` records quantizer, bits, policy.
+    Another layer type with weights raises :class:`~robustmq.exceptions.UnsupportedLayerError`.
     """
     family = get_quantizer(quantizer)
     bits = validate_bits(bits)
@@ -77,6 +127,7 @@ def quantize_model(
         raise InvalidOptionError(
             f"{type(model).__name__} is already quantized; quantize_model expects a float model"
         )
+    _check_convertible(model, family.name)
     layers = _float_layers(model)
     names = list(layers)
     edges = {names[0], names[-1]} if policy == "academic" and names else set()

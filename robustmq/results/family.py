@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     import torch
 
     from robustmq.data import EvalTensors
+    from robustmq.data.pipeline import Pipeline
     from robustmq.data.profiles import Profile
     from robustmq.options import Option
     from robustmq.results.record import Record
@@ -184,8 +185,14 @@ class EvalContext(Protocol):
         """Where models live and evaluate."""
         ...
 
+    @property
+    def pipeline(self) -> Pipeline:
+        """The pre-processing of the model being evaluated: the profile's, or the same at the
+        input size the model was registered with; a family that makes images itself uses it."""
+        ...
+
     def eval_data(self) -> EvalTensors:
-        """The run's clean evaluation set (decoded once per process)."""
+        """The run's clean evaluation set at :attr:`pipeline` (decoded once per process)."""
         ...
 
     def load(self, spec: ModelSpec) -> LoadedModel:
@@ -193,7 +200,8 @@ class EvalContext(Protocol):
         ...
 
     def cache(self, name: str) -> MutableMapping[Any, Any]:
-        """A memory cache owned by the run's context (one per ``name``), for shared work."""
+        """A memory cache owned by the run's context (one per ``name`` and pipeline), for shared
+        work."""
         ...
 
 

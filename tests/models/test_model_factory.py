@@ -93,7 +93,7 @@ class TestCreateModelValidation:
 
     @pytest.mark.parametrize(
         "value",
-        [(0.5, 0.5), [0.1, 0.2, 0.3, 0.4], "abc", (math.nan, 0.0, 0.0), None, (0.5, "a", 0.5), 0.5],
+        [(0.5, 0.5), [0.1, 0.2, 0.3, 0.4], "abc", (math.nan, 0.0, 0.0), (0.5, "a", 0.5), 0.5],
     )
     def test_invalid_mean(self, value: object) -> None:
         """mean that is not 3 finite numbers raises InvalidOptionError naming the option."""
@@ -150,6 +150,12 @@ class TestCreateModel:
         }
         assert json.loads(json.dumps(config)) == config
         assert all(isinstance(v, float) for v in config["mean"] + config["std"])
+
+    def test_none_mean_std_are_imagenet_s(self) -> None:
+        """mean=None / std=None (the defaults) mean ImageNet's normalization."""
+        model = create_model("resnet18", width=0.25, mean=None, std=None)
+        assert model_config(model)["mean"] == list(IMAGENET_MEAN)
+        assert model_config(model)["std"] == list(IMAGENET_STD)
 
     def test_custom_mean_std_are_recorded_as_floats(self) -> None:
         """Integer-valued mean/std are stored as plain float lists."""

@@ -58,6 +58,7 @@ def test_the_neutral_settings_are_the_declared_ones() -> None:
 
     assert neutral_settings() == {
         *("output", "strict", "resume", "baseline", "save_baseline", "tolerance", "z"),
+        *("archs", "quantizers", "bits"),  # restrict the grid; never change a cell's numbers
         "fail_on_masking",
     }
 

@@ -3,7 +3,9 @@
 Cell ids end in ``<attack>-eps<token>``: L-inf tokens are in units of 1/255 (``fgsm_linf-eps0.5``),
 L2 tokens are the protocol's nominal (224 px) budgets (``pgd_l2-eps2``); the L2 budget applied is
 ``nominal * profile.adversarial.l2_scale`` (see :class:`robustmq.data.profiles.AdversarialSpec`).
-The sanity cell is ``pgd_linf-eps64``: a diagnostic, left out of WCAR.
+The sanity cell is ``pgd_linf-eps64``: a diagnostic, left out of WCAR. A model that sees another
+crop (registered with its own input size) gets the L2 budgets scaled to its crop alike
+(:func:`applied_eps`); L-inf budgets are per pixel and do not change.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 
 from robustmq.data.profiles import Profile
 
-__all__ = ["AdversarialCell", "adversarial_cells", "eps_token"]
+__all__ = ["AdversarialCell", "adversarial_cells", "applied_eps", "eps_token"]
 
 #: marker of each attack (one per attack kind, as registered by the plugin).
 MARKERS = {"fgsm_linf": "fgsm", "pgd_linf": "pgd", "pgd_l2": "pgd", "autoattack_linf": "autoattack"}
@@ -68,3 +70,12 @@ def adversarial_cells(profile: Profile) -> list[AdversarialCell]:
     e = spec.sanity_linf_eps
     cells.append(AdversarialCell("pgd_linf", e, e / 255, n, diagnostic=True))
     return cells
+
+
+def applied_eps(cell: AdversarialCell, profile: Profile, crop: int) -> float:
+    """The budget ``cell`` applies to a model whose input crop is ``crop`` pixels: ``cell.eps``
+    at the profile's crop; an L2 budget at another crop scaled by ``crop / profile.crop_size``
+    (so ``nominal * crop / 224`` where the profile's scale is crop / 224)."""
+    if cell.norm != "l2" or crop == profile.crop_size:
+        return cell.eps
+    return cell.nominal * profile.adversarial.l2_scale * crop / profile.crop_size

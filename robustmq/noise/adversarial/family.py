@@ -18,7 +18,12 @@ from torch import Tensor
 from robustmq.data.profiles import Profile
 from robustmq.noise.adversarial import masking
 from robustmq.noise.adversarial.base import Attack
-from robustmq.noise.adversarial.budgets import MARKERS, AdversarialCell, adversarial_cells
+from robustmq.noise.adversarial.budgets import (
+    MARKERS,
+    AdversarialCell,
+    adversarial_cells,
+    applied_eps,
+)
 from robustmq.noise.adversarial.metrics import adversarial_rate, balanced_subset, robust_accuracy
 from robustmq.noise.adversarial.pgd import PGDLinf
 from robustmq.noise.adversarial.registry import make_attack
@@ -180,7 +185,8 @@ class AdversarialFamily(Family):
         index = balanced_subset(data.labels, spec.n_samples)
         images, labels = data.images[index], data.labels[index]
         digest = sample_ids_digest([data.sample_ids[i] for i in index.tolist()])
-        attack = make_attack(spec.attack, spec.eps, context.profile.num_classes)
+        eps = applied_eps(spec, context.profile, context.pipeline.crop_size)
+        attack = make_attack(spec.attack, eps, context.profile.num_classes)
         seed = derive_seed(settings.seed, f"{model.spec.id}-{spec.noise}")
         run = _attack(model, attack, images, labels, seed, context)
         n = int(labels.numel())

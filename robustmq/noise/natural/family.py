@@ -60,7 +60,8 @@ def scale_of(profile: Profile, option: str | None) -> str:
 
 
 def _sets(context: EvalContext) -> NaturalSets:
-    """The run's corrupted sets (one object per run context)."""
+    """The run's corrupted sets at the model's pipeline (one object per run context and
+    pipeline: the context's caches are kept per pipeline)."""
     cache = context.cache("natural")
     if "sets" not in cache:
         settings = context.settings
@@ -68,7 +69,7 @@ def _sets(context: EvalContext) -> NaturalSets:
             settings.profile, context.profile.num_classes, settings.n_samples
         )
         dataset, pipeline = eval_dataset(
-            settings.profile, settings.data_root, per_class, settings.seed
+            settings.profile, settings.data_root, per_class, settings.seed, context.pipeline
         )
         cache["sets"] = NaturalSets(
             dataset,

@@ -49,11 +49,18 @@ def natural_per_class(profile: str, num_classes: int, n_samples: int | None) -> 
 
 
 def eval_dataset(
-    profile: str, data_root: str | None, n_per_class: int | None, seed: int
+    profile: str,
+    data_root: str | None,
+    n_per_class: int | None,
+    seed: int,
+    pipeline: Pipeline | None = None,
 ) -> tuple[ImageFolder, Pipeline]:
-    """The evaluation images natural cells corrupt (``get_eval_data``; the natural family keeps
-    the sets made from them in the run's context, so this runs once per run)."""
-    return get_eval_data(profile, data_root=data_root, n_per_class=n_per_class, seed=seed)
+    """The evaluation images natural cells corrupt, pre-processed by ``pipeline`` (default: the
+    profile's) (``get_eval_data``; the natural family keeps the sets made from them in the run's
+    context, so this runs once per run and pipeline)."""
+    return get_eval_data(
+        profile, data_root=data_root, n_per_class=n_per_class, seed=seed, pipeline=pipeline
+    )
 
 
 class NaturalSets:

@@ -10,6 +10,7 @@ running the model again (same input, same deterministic model: same predictions)
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -63,10 +64,13 @@ class VariantResult:
     extra_settings: dict[str, Any]
 
 
-def _set(name: str, settings: VariantSettings) -> VariantSet:
+def _set(name: str, settings: VariantSettings, input_size: int | None = None) -> VariantSet:
     profile = get_profile(settings.profile)
+    variant = get_variant(name)
+    if input_size is not None:
+        variant = dataclasses.replace(variant, input_size=input_size)
     return variant_set(
-        name,
+        variant,
         profile.name,
         data_root=settings.data_root,
         n_per_class=systematic_per_class(profile.name, settings.per_class(profile.num_classes)),
@@ -106,6 +110,7 @@ def evaluate_variant(
     device: torch.device | str | None = None,
     expected_ids: tuple[str, ...] | None = None,
     cache: MutableMapping[Any, Tensor] | None = None,
+    input_size: int | None = None,
 ) -> VariantResult:
     """``model`` (eval, on ``device``) on ``variant``'s set and on the reference set.
 
@@ -113,11 +118,13 @@ def evaluate_variant(
     correctness per (model, pixels) is kept (default: this module's). ``expected_ids`` (the clean
     set's sample ids), if given, must hold the variant's in the same order (all of them, or more
     where the clean cell takes more images per class: cifar10); SampleMismatchError otherwise.
+    ``input_size``: the crop of a model registered with its own (None: the profile's); every set
+    is then made at that crop.
     """
     spec = get_variant(variant)
     device = torch.device(device) if device is not None else next(model.parameters()).device
-    reference = _set(REFERENCE, settings)
-    data = reference if spec.is_reference else _set(spec.name, settings)
+    reference = _set(REFERENCE, settings, input_size)
+    data = reference if spec.is_reference else _set(spec.name, settings, input_size)
     ids_here = data.tensors.sample_ids
     if expected_ids is not None and len(expected_ids) > len(ids_here):
         wanted = set(ids_here)

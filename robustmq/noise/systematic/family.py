@@ -33,6 +33,12 @@ RESIZE_GEOMETRY = Option(
 )
 
 
+def _own_input_size(context: EvalContext) -> int | None:
+    """The model's crop when it is not the profile's (a model registered with an input size)."""
+    crop = context.pipeline.crop_size
+    return None if crop == context.profile.crop_size else crop
+
+
 class SystematicFamily(Family):
     """RobustART's ImageNet-S: the reference pipeline with one step (decoder or resize) changed."""
 
@@ -73,6 +79,7 @@ class SystematicFamily(Family):
             device=context.device,
             expected_ids=context.eval_data().sample_ids,
             cache=context.cache("systematic.correct"),
+            input_size=_own_input_size(context),
         )
         return Outcome(
             metrics=result.metrics,

@@ -16,11 +16,13 @@ variant, the reference included.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
 from robustmq.data.pipeline import Pipeline
 from robustmq.data.profiles import Profile, get_profile
+from robustmq.data.sizes import pipeline_for_input
 from robustmq.exceptions import InvalidOptionError, UnknownNameError
 from robustmq.registry import Registry
 
@@ -54,6 +56,8 @@ class Variant:
     step: Step
     decoder: str = REFERENCE_DECODER
     resize: str = REFERENCE_RESIZE
+    #: the crop of a model registered with its own input size (None: the profile's crop).
+    input_size: int | None = None
 
     @property
     def is_reference(self) -> bool:
@@ -61,13 +65,17 @@ class Variant:
         return self.name == REFERENCE
 
     def pipeline(self, profile: str | Profile, geometry: str = "aspect") -> Pipeline:
-        """``profile``'s reference pipeline with this variant's decoder and resize method."""
+        """``profile``'s reference pipeline with this variant's decoder and resize method (at
+        :attr:`input_size`: :func:`~robustmq.data.sizes.pipeline_for_input`)."""
         profile = get_profile(profile) if isinstance(profile, str) else profile
+        square = check_geometry(geometry) == "square"
+        if self.input_size is not None:
+            base = pipeline_for_input(profile, self.input_size)
+            return dataclasses.replace(
+                base, decoder=self.decoder, resize=self.resize, square=square
+            )
         return Pipeline.from_profile(
-            profile,
-            decoder=self.decoder,
-            resize=self.resize,
-            square=check_geometry(geometry) == "square",
+            profile, decoder=self.decoder, resize=self.resize, square=square
         )
 
     def params(self, geometry: str = "aspect") -> dict[str, str]:
