@@ -148,7 +148,14 @@ def load_tensors(
     )
     paths = [path for path, _ in dataset.samples]
     results = _results(pipeline, paths, workers, executor)
-    tensors = _stack(results, dataset, pipeline.crop_size, on_error, progress)
+    try:
+        tensors = _stack(results, dataset, pipeline.crop_size, on_error, progress)
+    finally:
+        # a decode error stops _stack early: shut the pool down now, not when the generator
+        # is garbage-collected (then its exit ran inside whatever test or cell came next)
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()
     if tensors.skipped:
         log.warning("skipped %d unreadable images", len(tensors.skipped))
     if cache:
