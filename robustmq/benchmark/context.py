@@ -124,15 +124,21 @@ class BenchContext:
             and self.profile.builds_checkpoints
             and external_model(spec.arch) is None
         ):
-            return ensure_checkpoint(
-                spec,
-                self.profile.name,
-                root=self.settings.zoo_root,
-                data_root=self.settings.data_root,
-                seed=self.settings.seed,
-                device=self.device,
-                before_build=self._announce_build,
-            )
+            return ensure_checkpoint(spec, self.profile.name, **self._zoo_options())
+        return self._given_path(spec)
+
+    def _zoo_options(self) -> dict[str, Any]:
+        """The zoo's keyword arguments for this run (its root, data, seed, device, announcement)."""
+        return {
+            "root": self.settings.zoo_root,
+            "data_root": self.settings.data_root,
+            "seed": self.settings.seed,
+            "device": self.device,
+            "before_build": self._announce_build,
+        }
+
+    def _given_path(self, spec: ModelSpec) -> Path:
+        """``spec``'s file in ``--rmq-checkpoints`` (ModelUnavailableError when it is missing)."""
         path = self.checkpoint_for(spec)
         if not path.is_file():
             raise self._missing(spec, path)
@@ -189,19 +195,8 @@ class BenchContext:
         if self.settings.checkpoints is None and self.profile.builds_checkpoints:
             # the zoo's own checkpoints: verified against the profile's current recipe (a stale
             # or damaged one is rebuilt, never silently evaluated)
-            return zoo_checkpoint(
-                spec,
-                self.profile.name,
-                root=self.settings.zoo_root,
-                data_root=self.settings.data_root,
-                seed=self.settings.seed,
-                device=self.device,
-                before_build=self._announce_build,
-            )
-        path = self.checkpoint_for(spec)
-        if not path.is_file():
-            raise self._missing(spec, path)
-        return self._read(spec, path)
+            return zoo_checkpoint(spec, self.profile.name, **self._zoo_options())
+        return self._read(spec, self._given_path(spec))
 
     def load(self, spec: ModelSpec) -> LoadedModel:
         """``spec``'s model in eval mode on the run's device (cached for the next cells).
