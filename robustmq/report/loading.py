@@ -26,6 +26,7 @@ from robustmq.exceptions import RecordError, ResultsFileError
 from robustmq.noise.natural.corruptions import SEVERITIES, corruption_names
 from robustmq.noise.systematic.variants import list_variants
 from robustmq.results.record import Record
+from robustmq.results.storage import read_results
 from robustmq.results.summary import ModelSummary, summarize
 
 __all__ = [
@@ -88,30 +89,8 @@ def _text(path: Path, errors: str = "strict") -> str:
         raise ResultsFileError(f"{path}: cannot be read ({exc})") from exc
 
 
-#: Parts of ``run`` that the commands read, and the JSON type each must have.
-_RUN_FIELDS = {"settings": dict, "sample_sets": dict, "versions": dict}
-
-
 def _read_json(path: Path) -> RunData:
-    try:
-        data = json.loads(_text(path))
-    except json.JSONDecodeError as exc:
-        raise ResultsFileError(f"{path}: not valid JSON ({exc})") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("results"), list):
-        shown = type(data.get("results")).__name__ if isinstance(data, dict) else "not an object"
-        raise ResultsFileError(
-            f"{path}: expected an object with 'run' and 'results' (a list of records; a RobustMQ "
-            f"results.json), got {type(data).__name__} ('results': {shown})"
-        )
-    run = data.get("run", {})
-    if not isinstance(run, dict):
-        raise ResultsFileError(f"{path}: field 'run' is {type(run).__name__}; expected an object")
-    for name, kind in _RUN_FIELDS.items():
-        if name in run and not isinstance(run[name], kind):
-            raise ResultsFileError(
-                f"{path}: field 'run.{name}' is {type(run[name]).__name__}; expected an object"
-            )
-    records = [_record(r, f"{path}: results[{i}]") for i, r in enumerate(data["results"])]
+    run, records = read_results(path)
     if not records:
         raise ResultsFileError(f"{path}: holds no records; expected a finished run's results")
     return RunData(path.parent, path, dict(run), records)

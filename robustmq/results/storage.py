@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from robustmq._fs import atomic_path
+from robustmq.exceptions import RecordError, ResultsFileError
 from robustmq.results.record import Record
 from robustmq.results.summary import ModelSummary, summarize
 from robustmq.results.table import build_table, render_markdown
@@ -97,7 +98,45 @@ def write_results(
     return paths
 
 
+#: Parts of ``run`` that readers use, and the JSON type each must have.
+_RUN_FIELDS = {"settings": dict, "sample_sets": dict, "versions": dict}
+
+
 def read_results(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[Record]]:
-    """Load a ``results.json`` written by :func:`write_results`."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    return data.get("run", {}), [Record.from_json(r) for r in data.get("results", [])]
+    """Load a ``results.json`` written by :func:`write_results`: its ``run`` and its records.
+
+    A file that cannot be read, is not JSON, or has the wrong shape (not an object with a list
+    ``results`` and an object ``run``), or a record with a missing or mistyped field, is a
+    :class:`~robustmq.exceptions.ResultsFileError` naming the file and the field.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsFileError(f"{path}: cannot be read ({exc})") from exc
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ResultsFileError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+        shown = type(data.get("results")).__name__ if isinstance(data, dict) else "not an object"
+        raise ResultsFileError(
+            f"{path}: expected an object with 'run' and 'results' (a list of records; a RobustMQ "
+            f"results.json), got {type(data).__name__} ('results': {shown})"
+        )
+    run = data.get("run", {})
+    if not isinstance(run, dict):
+        raise ResultsFileError(f"{path}: field 'run' is {type(run).__name__}; expected an object")
+    for name, kind in _RUN_FIELDS.items():
+        if name in run and not isinstance(run[name], kind):
+            raise ResultsFileError(
+                f"{path}: field 'run.{name}' is {type(run[name]).__name__}; expected an object"
+            )
+    return run, [_record(r, f"{path}: results[{i}]") for i, r in enumerate(data["results"])]
+
+
+def _record(data: object, where: str) -> Record:
+    if not isinstance(data, dict):
+        raise ResultsFileError(f"{where}: expected a record object, got {type(data).__name__}")
+    try:
+        return Record.from_json(data)
+    except RecordError as exc:
+        raise ResultsFileError(f"{where}: {exc}") from exc
