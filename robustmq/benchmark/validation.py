@@ -5,7 +5,8 @@ and what was expected, so that a run stops at once instead of failing after work
 output folders creatable and writable, ``--rmq-save-baseline`` a file path, ``--rmq-device``
 present, ``--rmq-checkpoints`` an existing folder or a pattern of known fields, data and zoo roots
 not files, ``--rmq-archs`` / ``--rmq-quantizers`` / ``--rmq-bits`` naming registered
-architectures (the models a conftest registered at startup included), quantizers and 2..8. The
+architectures (the models a conftest registered at startup included), quantizers and 2..8;
+then each noise family's own options (``Family.check_options``: e.g. ``--rmq-imagenet-c``). The
 baseline itself is read and compared by :mod:`robustmq.benchmark.gate`.
 """
 
@@ -19,6 +20,7 @@ from pathlib import Path
 from robustmq.benchmark.settings import BenchSettings
 from robustmq.data.profiles import get_profile
 from robustmq.exceptions import InvalidOptionError
+from robustmq.results.family import family_order
 
 __all__ = [
     "CHECKPOINT_FIELDS",
@@ -177,6 +179,8 @@ def validate(settings: BenchSettings) -> None:
     ):
         if value is not None and Path(value).exists() and not Path(value).is_dir():
             raise InvalidOptionError(f"{flag}={value}: is a file; expected a folder")
+    for family in family_order():
+        family.check_options(settings)
     profile = get_profile(settings.profile)
     root = settings.data_root
     if root is not None and profile.synthetic is None and not Path(root).is_dir():

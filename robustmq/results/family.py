@@ -223,6 +223,10 @@ class Family:
         """Every cell of this family for ``profile``, in the order they run for a model."""
         raise NotImplementedError
 
+    def check_options(self, settings: _Settings) -> None:
+        """Raise InvalidOptionError for a bad value of this family's options before any cell
+        runs (the benchmark's validation calls it); default: nothing to check."""
+
     def prepare(self, cells: Sequence[FamilyCell], context: EvalContext) -> None:
         """Make shared inputs of ``cells`` (those a session selected) ready; default: nothing."""
 

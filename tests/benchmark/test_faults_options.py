@@ -100,6 +100,15 @@ def test_a_device_that_is_not_there_stops_the_run(
         assert f"--rmq-device={value!r}" in text
 
 
+def test_an_imagenet_c_folder_that_is_not_there_stops_the_run(
+    pytester: pytest.Pytester, run_bench: RunBench
+) -> None:
+    """--rmq-imagenet-c naming no folder (once found only when the first natural cell ran): a
+    usage error at the start, naming the option, its value and the layout."""
+    text = _stops(pytester, "--rmq-imagenet-c=missing")
+    assert "--rmq-imagenet-c=missing: no such folder" in text
+
+
 def test_a_gpu_index_beyond_the_count_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """Defect 2 (cuda:7 on a machine with fewer GPUs), with one GPU simulated: cuda and cuda:0
     pass, cuda:7 is refused naming the GPUs there are."""

@@ -15,11 +15,12 @@ Corruption parameters and the image size they apply at: the profile's corruption
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from robustmq.data.profiles import Profile
 from robustmq.evaluate import evaluate_clean
 from robustmq.noise.natural.corruptions import GROUPS, SEVERITIES, corruption_names, get_corruption
+from robustmq.noise.natural.imagenet_c import check_imagenet_c_root
 from robustmq.noise.natural.scales import scale_names
 from robustmq.noise.natural.sets import NaturalSets, eval_dataset, natural_per_class
 from robustmq.noise.natural.summary import summarize_natural
@@ -100,6 +101,12 @@ class NaturalFamily(Family):
         Metric("rel_mce", "corruption error against the float model", direction="lower"),
         *(Metric(f"mnr_{g}", f"mean accuracy of the {g} group", role="supporting") for g in GROUPS),
     )
+
+    def check_options(self, settings: Any) -> None:
+        """``--rmq-imagenet-c``, when given, is a folder of ImageNet-C's layout."""
+        root = settings.option(IMAGENET_C.name)
+        if root is not None:
+            check_imagenet_c_root(root)
 
     def cells(self, profile: Profile) -> list[FamilyCell]:
         """Every corruption x severity, corruption-major (marks: the corruption's group)."""

@@ -18,9 +18,10 @@ import numpy as np
 
 from robustmq.data.errors import DataFolderError, ImageDecodeError
 from robustmq.data.pipeline import decode_pil
-from robustmq.noise.natural.corruptions import get_corruption
+from robustmq.exceptions import InvalidOptionError
+from robustmq.noise.natural.corruptions import SEVERITIES, corruption_names, get_corruption
 
-__all__ = ["LAYOUT", "OPTION", "imagenet_c_path", "read_imagenet_c"]
+__all__ = ["LAYOUT", "OPTION", "check_imagenet_c_root", "imagenet_c_path", "read_imagenet_c"]
 
 #: The option that names the folder.
 OPTION = "--rmq-imagenet-c"
@@ -50,6 +51,25 @@ def _check_folder(root: Path, corruption: str, severity: int) -> Path:
             f"{LAYOUT}"
         )
     return folder
+
+
+def check_imagenet_c_root(root: str | os.PathLike[str]) -> None:
+    """Raise InvalidOptionError unless ``root`` is a folder holding at least one corruption's
+    severity folders (``<root>/<corruption>/<1..5>/``), so a wrong path stops a run at its start.
+    """
+    path = Path(root).expanduser()
+    if not path.is_dir():
+        raise InvalidOptionError(
+            f"{OPTION}={root}: no such folder; expected the released ImageNet-C files in the "
+            f"layout {LAYOUT}"
+        )
+    names = corruption_names()
+    found = [n for n in names if any((path / n / str(s)).is_dir() for s in SEVERITIES)]
+    if not found:
+        raise InvalidOptionError(
+            f"{OPTION}={root}: holds none of the 15 corruptions' folders ({names[0]}/1/, ...); "
+            f"expected the layout {LAYOUT}"
+        )
 
 
 def _read_one(path: Path, size: int) -> np.ndarray:

@@ -9,8 +9,13 @@ import pytest
 from PIL import Image
 
 from robustmq.data import DataFolderError, ImageDecodeError, ImageFolder, Pipeline
+from robustmq.exceptions import InvalidOptionError
 from robustmq.noise.natural.generate import corruption_calls
-from robustmq.noise.natural.imagenet_c import imagenet_c_path, read_imagenet_c
+from robustmq.noise.natural.imagenet_c import (
+    check_imagenet_c_root,
+    imagenet_c_path,
+    read_imagenet_c,
+)
 from robustmq.noise.natural.sets import NaturalSets
 
 IDS = ("n01440764/ILSVRC2012_val_00000293.JPEG", "n01443537/ILSVRC2012_val_00000236.JPEG")
@@ -83,3 +88,24 @@ class TestNaturalSetsFromImageNetC:
         assert sets.source == "imagenet-c"
         assert sets.provenance("pixelate", 2) == {"source": "imagenet-c", "imagenet_c": str(tree)}
         assert sorted(dataset.sample_ids) == sorted(IDS)
+
+
+class TestRootCheck:
+    def test_a_folder_of_the_layout_passes(self, tree: Path) -> None:
+        """A root with some corruptions' severity folders is accepted (a partial copy too)."""
+        check_imagenet_c_root(tree)
+
+    def test_a_missing_or_foreign_folder_is_refused(self, tmp_path: Path) -> None:
+        """No folder, a file, or a folder without any corruption/<severity>/: InvalidOptionError
+        naming the option, the value and the layout."""
+        (tmp_path / "file").write_text("")
+        (tmp_path / "other" / "fog").mkdir(parents=True)  # no severity folder under it
+        for value, expected in (
+            (tmp_path / "nope", "no such folder"),
+            (tmp_path / "file", "no such folder"),
+            (tmp_path / "other", "holds none of the 15 corruptions"),
+        ):
+            with pytest.raises(InvalidOptionError, match=expected) as info:
+                check_imagenet_c_root(value)
+            assert f"--rmq-imagenet-c={value}" in str(info.value)
+            assert "<root>/<corruption>/<severity>" in str(info.value)
