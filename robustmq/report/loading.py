@@ -22,11 +22,11 @@ from typing import Any
 import robustmq.noise  # noqa: F401  (registers the built-in families: summaries, settings)
 from robustmq.benchmark.options import HARNESS_OPTIONS, family_options
 from robustmq.cells import FLOAT, GRID_ARCHS
-from robustmq.exceptions import RecordError, ResultsFileError
+from robustmq.exceptions import ResultsFileError
 from robustmq.noise.natural.corruptions import SEVERITIES, corruption_names
 from robustmq.noise.systematic.variants import list_variants
 from robustmq.results.record import Record
-from robustmq.results.storage import read_results
+from robustmq.results.storage import read_record, read_results
 from robustmq.results.summary import ModelSummary, summarize
 
 __all__ = [
@@ -73,15 +73,6 @@ class RunData:
         return summarize(self.records)
 
 
-def _record(data: object, where: str) -> Record:
-    if not isinstance(data, dict):
-        raise ResultsFileError(f"{where}: expected a record object, got {type(data).__name__}")
-    try:
-        return Record.from_json(data)
-    except RecordError as exc:
-        raise ResultsFileError(f"{where}: {exc}") from exc
-
-
 def _text(path: Path, errors: str = "strict") -> str:
     try:
         return path.read_text(encoding="utf-8", errors=errors)
@@ -122,7 +113,7 @@ def _read_jsonl(path: Path) -> RunData:
         for data in found:
             if isinstance(data, dict) and isinstance(data.get("record"), dict):
                 data = data["record"]  # a journal entry
-            record = _record(data, f"{path}:{number}")
+            record = read_record(data, f"{path}:{number}")
             by_cell[record.cell] = record
     if not by_cell:
         raise ResultsFileError(

@@ -130,10 +130,11 @@ def read_results(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[Rec
             raise ResultsFileError(
                 f"{path}: field 'run.{name}' is {type(run[name]).__name__}; expected an object"
             )
-    return run, [_record(r, f"{path}: results[{i}]") for i, r in enumerate(data["results"])]
+    return run, [read_record(r, f"{path}: results[{i}]") for i, r in enumerate(data["results"])]
 
 
-def _record(data: object, where: str) -> Record:
+def read_record(data: object, where: str) -> Record:
+    """A record from its JSON value; anything else is a ResultsFileError starting with ``where``."""
     if not isinstance(data, dict):
         raise ResultsFileError(f"{where}: expected a record object, got {type(data).__name__}")
     try:
