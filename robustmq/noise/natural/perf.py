@@ -8,6 +8,9 @@
 - ``python -m robustmq.noise.natural.perf fidelity --profile P [--data-root DIR]``: for every
   corruption x severity, the RMS distortion of the profile's corrupted crops under its
   corruption scale next to the reference's and their ratio (:mod:`.fidelity`).
+- ``python -m robustmq.noise.natural.perf native --profile cifar10 --data-root DIR``: the zoo's
+  float models' accuracy per corruption through the profile's resize and on the corrupted source
+  images as they are, next to RobustBench's ``Standard`` (:mod:`.native`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 
 from robustmq.data.profiles import get_profile, list_profiles
 from robustmq.noise.natural.corruptions import (
@@ -28,7 +32,7 @@ from robustmq.noise.natural.corruptions import (
     image_seed,
 )
 
-__all__ = ["fidelity_main", "main", "sample_images", "throughput", "throughput_main"]
+__all__ = ["fidelity_main", "main", "native_main", "sample_images", "throughput", "throughput_main"]
 
 
 def sample_images(size: int, n: int, seed: int = 0) -> np.ndarray:
@@ -126,11 +130,83 @@ def fidelity_main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def native_main(argv: Sequence[str] | None = None) -> int:
+    """Print the native comparison (:mod:`.native`) for the zoo's models of a profile."""
+    from robustmq.cells import ModelSpec
+    from robustmq.checkpoints import open_checkpoint
+    from robustmq.models import list_models
+    from robustmq.noise.natural.native import format_native, native_accuracies
+    from robustmq.noise.natural.scales import get_scale
+    from robustmq.noise.natural.sets import eval_dataset, natural_per_class
+    from robustmq.report.reference import PROFILE, STANDARD
+    from robustmq.zoo import checkpoint_path
+
+    parser = argparse.ArgumentParser(prog="python -m robustmq.noise.natural.perf native")
+    parser.add_argument("--profile", default="cifar10", choices=list_profiles())
+    parser.add_argument("--data-root", default=None, help="the profile's data folder")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=None,
+        help="zoo model ids (default: the float models, e.g. resnet18-fp32)",
+    )
+    parser.add_argument(
+        "--per-class",
+        type=int,
+        default=None,
+        help="images per class (default: the natural cells', 100 on cifar10)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="the run seed (default 0)")
+    parser.add_argument(
+        "--corruptions", nargs="+", default=None, help="only these corruptions (default: all 15)"
+    )
+    args = parser.parse_args(argv)
+    if args.per_class is not None and args.per_class < 1:
+        parser.error(f"--per-class must be at least 1; got {args.per_class}")
+    for name in args.corruptions or []:
+        get_corruption(name)  # unknown names raise with the registry's suggestions
+    profile = get_profile(args.profile)
+    scale = get_scale(profile.corruption_scale)
+    specs = [ModelSpec.parse(m) for m in args.models] if args.models else None
+    specs = specs or [ModelSpec(arch) for arch in list_models()]
+    models = {}
+    for spec in specs:
+        path = checkpoint_path(spec, profile.name)
+        if not path.is_file():
+            parser.error(
+                f"no zoo checkpoint {path} for {spec.id}; build it with `robustmq zoo build "
+                f"--profile {profile.name} --data-root DIR --arch {spec.arch}`"
+            )
+        models[spec.id] = open_checkpoint(path).model
+    per_class = args.per_class or natural_per_class(profile.name, profile.num_classes, None)
+    dataset, pipeline = eval_dataset(profile.name, args.data_root, per_class, args.seed)
+    sources = np.stack([scale.input_of(pipeline, path) for path, _ in dataset.samples])
+    labels = torch.tensor([label for _, label in dataset.samples])
+    result = native_accuracies(
+        models,
+        sources,
+        labels,
+        dataset.sample_ids,
+        pipeline,
+        scale,
+        seed=args.seed,
+        corruptions=args.corruptions,
+    )
+    reference = None
+    if profile.name == PROFILE:
+        reference = {c: 100 * float(np.mean(v)) for c, v in STANDARD.items()}
+    print(f"profile {profile.name}, corruption scale {scale.name}: {scale.description}")
+    print(format_native(result, reference, "RobustBench Standard"))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``fidelity ...`` or ``[throughput] ...`` (the default)."""
+    """``fidelity ...``, ``native ...`` or ``[throughput] ...`` (the default)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "fidelity":
         return fidelity_main(args[1:])
+    if args and args[0] == "native":
+        return native_main(args[1:])
     if args and args[0] == "throughput":
         args = args[1:]
     return throughput_main(args)
