@@ -217,7 +217,10 @@ def _scale_text(comparison: ReferenceComparison) -> str:
         return (
             "generated with CIFAR-10-C's own parameter table (hendrycks/robustness "
             "`make_cifar_c.py`, `robustmq/noise/natural/cifar_c.py`) on our 32 px images, "
-            "not read from the released CIFAR-10-C files"
+            "not read from the released CIFAR-10-C files, then fed through the profile's resize "
+            "and crop as the models were trained, which softens pixel-level corruptions (noises, "
+            "pixelate, JPEG; `python -m robustmq.noise.natural.perf native` evaluates the "
+            "corrupted 32 px images without it)"
         )
     return (
         f"generated at corruption scale {', '.join(comparison.scales)}, not CIFAR-10-C's "

@@ -195,6 +195,7 @@ class TestReport:
         assert "100 images per corruption cell" in text
         assert "10,000 images per corruption and severity" in text
         assert "CIFAR-10-C's own parameter table" in text
+        assert "python -m robustmq.noise.natural.perf native" in text  # the resize's caveat
         assert "12abb362a97fb7172c7b972a4d01506db9d1e87b" in text
 
     def test_command_writes_and_prints_it(  # type: ignore[no-untyped-def]
