@@ -162,7 +162,8 @@ def format_native(
         cells = ["Spearman's rho", ""]
         for m in result.models:
             for side in (0, 1):
-                column = [result.corrupted[c][m][side] for c in shared]
+                # rounded: equal accuracies (counts over the same images) tie as in the report
+                column = [round(result.corrupted[c][m][side], 9) for c in shared]
                 rho = spearman(column, [ref[c] for c in shared])
                 cells.append(f"{rho:+.3f}")
         lines.append("| " + " | ".join(cells) + " |")

@@ -137,3 +137,13 @@ def test_cli_refuses_bad_options(monkeypatch, capsys) -> None:
     assert "--per-class must be at least 1; got 0" in capsys.readouterr().err
     with pytest.raises(Exception, match="glas_blur"):
         perf_main(["native", "--corruptions", "glas_blur"])
+
+
+def test_format_ties_equal_accuracies_despite_rounding_noise() -> None:
+    """Means over severities that are equal in exact arithmetic tie (as in the report's table)."""
+    a = (0.1 + 0.2 + 0.3) / 3  # 0.20000000000000004
+    corrupted = {"x": {"m": (a, a)}, "y": {"m": (0.2, 0.2)}, "z": {"m": (0.5, 0.5)}}
+    result = NativeAccuracies(("m",), {"m": (1.0, 1.0)}, corrupted, (1,), 10)
+    text = format_native(result, {"x": 2.0, "y": 1.0, "z": 3.0})
+    # ties -> ranks (1.5, 1.5, 3) against (2, 1, 3): rho = 0.866; unrounded x > y and rho = +1
+    assert "| Spearman's rho |  | +0.866 | +0.866 |" in text.splitlines()
