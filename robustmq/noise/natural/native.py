@@ -24,12 +24,7 @@ from torch import Tensor, nn
 
 from robustmq.data.pipeline import Pipeline, to_tensor
 from robustmq.exceptions import InvalidOptionError
-from robustmq.noise.natural.corruptions import (
-    SEVERITIES,
-    corrupt_image,
-    corruption_names,
-    image_seed,
-)
+from robustmq.noise.natural.corruptions import SEVERITIES, corruption_names, image_seed
 from robustmq.noise.natural.scales import CorruptionScale
 from robustmq.predict import predict
 
@@ -96,13 +91,7 @@ def native_accuracies(
         per_model: dict[str, list[tuple[float, float]]] = {m: [] for m in models}
         for severity in severities:
             native = [
-                corrupt_image(
-                    image,
-                    name,
-                    severity,
-                    image_seed(seed, sid, name, severity),
-                    table=scale.table,
-                )
+                scale.corrupt_source(image, name, severity, image_seed(seed, sid, name, severity))
                 for image, sid in zip(sources, sample_ids, strict=True)
             ]
             through = [pipeline.resize_crop(image) for image in native]

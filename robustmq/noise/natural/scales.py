@@ -142,6 +142,14 @@ class CorruptionScale:
             return self.check_source(pipeline.decode(path), str(path))
         return pipeline.load_uint8(path)
 
+    def corrupt_source(
+        self, image: np.ndarray, corruption: str, severity: int, seed: int
+    ) -> np.ndarray:
+        """The checked source ``image`` corrupted at its own size (the ``source`` stage's first
+        step, before the pipeline's resize and crop); ``seed`` seeds the one corruption call."""
+        self.check_source(image, "the image")
+        return corrupt_image(image, corruption, severity, seed, table=self.table)
+
     def apply(
         self,
         image: np.ndarray,
@@ -164,9 +172,7 @@ class CorruptionScale:
                     f"corruption scale {self.name!r} corrupts the source image before the "
                     "pipeline's resize and crop; expected a pipeline"
                 )
-            self.check_source(image, "the image")
-            out = corrupt_image(image, corruption, severity, seed, table=self.table)
-            out = pipeline.resize_crop(out)
+            out = pipeline.resize_crop(self.corrupt_source(image, corruption, severity, seed))
         elif self.work_size is not None:
             h, w = image.shape[:2]
             up = _to_uint8(dct_resize(image, self.work_size, self.work_size))
