@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from robustmq.data.profiles import get_profile, list_profiles
+from robustmq.exceptions import RobustMQError
 from robustmq.noise.natural.corruptions import (
     SEVERITIES,
     corrupt_image,
@@ -163,35 +164,42 @@ def native_main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.per_class is not None and args.per_class < 1:
         parser.error(f"--per-class must be at least 1; got {args.per_class}")
-    for name in args.corruptions or []:
-        get_corruption(name)  # unknown names raise with the registry's suggestions
     profile = get_profile(args.profile)
     scale = get_scale(profile.corruption_scale)
-    specs = [ModelSpec.parse(m) for m in args.models] if args.models else None
-    specs = specs or [ModelSpec(arch) for arch in list_models()]
-    models = {}
-    for spec in specs:
-        path = checkpoint_path(spec, profile.name)
-        if not path.is_file():
-            parser.error(
-                f"no zoo checkpoint {path} for {spec.id}; build it with `robustmq zoo build "
-                f"--profile {profile.name} --data-root DIR --arch {spec.arch}`"
-            )
-        models[spec.id] = open_checkpoint(path).model
-    per_class = args.per_class or natural_per_class(profile.name, profile.num_classes, None)
-    dataset, pipeline = eval_dataset(profile.name, args.data_root, per_class, args.seed)
-    sources = np.stack([scale.input_of(pipeline, path) for path, _ in dataset.samples])
-    labels = torch.tensor([label for _, label in dataset.samples])
-    result = native_accuracies(
-        models,
-        sources,
-        labels,
-        dataset.sample_ids,
-        pipeline,
-        scale,
-        seed=args.seed,
-        corruptions=args.corruptions,
-    )
+    if scale.stage != "source":
+        parser.error(
+            f"profile {profile.name!r} corrupts its crops (scale {scale.name!r}), not source "
+            "images before a resize; expected a profile such as cifar10"
+        )
+    try:
+        for name in args.corruptions or []:
+            get_corruption(name)  # unknown names: the registry's error, with close matches
+        specs = [ModelSpec.parse(m) for m in args.models or []]
+        models = {}
+        for spec in specs or [ModelSpec(arch) for arch in list_models()]:
+            path = checkpoint_path(spec, profile.name)
+            if not path.is_file():
+                parser.error(
+                    f"no zoo checkpoint {path} for {spec.id}; build it with `robustmq zoo build "
+                    f"--profile {profile.name} --data-root DIR --arch {spec.arch}`"
+                )
+            models[spec.id] = open_checkpoint(path).model
+        per_class = args.per_class or natural_per_class(profile.name, profile.num_classes, None)
+        dataset, pipeline = eval_dataset(profile.name, args.data_root, per_class, args.seed)
+        sources = np.stack([scale.input_of(pipeline, path) for path, _ in dataset.samples])
+        labels = torch.tensor([label for _, label in dataset.samples])
+        result = native_accuracies(
+            models,
+            sources,
+            labels,
+            dataset.sample_ids,
+            pipeline,
+            scale,
+            seed=args.seed,
+            corruptions=args.corruptions,
+        )
+    except (RobustMQError, OSError) as exc:
+        parser.error(str(exc))
     reference = None
     if profile.name == PROFILE:
         reference = {c: 100 * float(np.mean(v)) for c, v in STANDARD.items()}

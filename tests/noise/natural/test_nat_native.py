@@ -11,7 +11,7 @@ from torch import nn
 
 from robustmq.data import Pipeline
 from robustmq.data.pipeline import to_tensor
-from robustmq.exceptions import InvalidOptionError, UnknownNameError
+from robustmq.exceptions import InvalidOptionError
 from robustmq.noise.natural.generate import corrupt_array
 from robustmq.noise.natural.native import NativeAccuracies, format_native, native_accuracies
 from robustmq.noise.natural.perf import main as perf_main
@@ -135,8 +135,15 @@ def test_cli_refuses_bad_options(monkeypatch, capsys) -> None:
     with pytest.raises(SystemExit):
         perf_main(["native", "--per-class", "0"])
     assert "--per-class must be at least 1; got 0" in capsys.readouterr().err
-    with pytest.raises(UnknownNameError, match="glas_blur"):
+    with pytest.raises(SystemExit):
         perf_main(["native", "--corruptions", "glas_blur"])
+    assert "glas_blur" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        perf_main(["native", "--models", "resnet18-4bit"])
+    assert "model id 'resnet18-4bit' is malformed" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        perf_main(["native", "--profile", "synthetic"])
+    assert "expected a profile such as cifar10" in capsys.readouterr().err
 
 
 def test_format_ties_equal_accuracies_despite_rounding_noise() -> None:
