@@ -131,19 +131,20 @@ def test_cli_names_a_missing_zoo_checkpoint(tmp_path: Path, monkeypatch, capsys)
     assert "robustmq zoo build --profile cifar10" in err
 
 
-def test_cli_refuses_bad_options(monkeypatch, capsys) -> None:
-    with pytest.raises(SystemExit):
-        perf_main(["native", "--per-class", "0"])
-    assert "--per-class must be at least 1; got 0" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        perf_main(["native", "--corruptions", "glas_blur"])
-    assert "glas_blur" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        perf_main(["native", "--models", "resnet18-4bit"])
-    assert "model id 'resnet18-4bit' is malformed" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        perf_main(["native", "--profile", "synthetic"])
-    assert "expected a profile such as cifar10" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--per-class", "0"], "--per-class must be at least 1; got 0"),
+        (["--corruptions", "glas_blur"], "glas_blur"),
+        (["--models", "resnet18-4bit"], "model id 'resnet18-4bit' is malformed"),
+        (["--profile", "synthetic"], "expected a profile such as cifar10"),
+    ],
+)
+def test_cli_refuses_bad_options(args: list[str], message: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        perf_main(["native", *args])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 def test_format_ties_equal_accuracies_despite_rounding_noise() -> None:
