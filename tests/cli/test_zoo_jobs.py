@@ -37,15 +37,22 @@ class TestPlanJobs:
             plan_jobs(None, 0)
 
 
-def test_run_jobs_returns_the_worst_exit_status(capfd: pytest.CaptureFixture[str]) -> None:
-    """One process per group, ``--arch <group>`` appended, OMP_NUM_THREADS set."""
+def test_run_jobs_returns_the_worst_exit_status(tmp_path: Path) -> None:
+    """One process per group, ``--arch <group>`` appended, OMP_NUM_THREADS set.
+
+    Each child writes its own file: children share stdout, and unbuffered output from
+    two processes at once can interleave character by character.
+    """
     script = (
-        "import os, sys; print(os.environ['OMP_NUM_THREADS'], *sys.argv[1:]);"
-        "sys.exit(3 if 'b' in sys.argv else 0)"
+        "import os, pathlib, sys; args = sys.argv[1:];"
+        "pathlib.Path(sys.argv[1], '-'.join(args[2:])).write_text("
+        "' '.join([os.environ['OMP_NUM_THREADS'], *args[1:]]));"
+        "sys.exit(3 if 'b' in args else 0)"
     )
-    command = [sys.executable, "-c", script]
+    command = [sys.executable, "-c", script, str(tmp_path)]
     assert run_jobs(command, JobPlan([["a"], ["b", "c"]], 5)) == 3
-    assert sorted(capfd.readouterr().out.splitlines()) == ["5 --arch a", "5 --arch b c"]
+    written = sorted(p.read_text() for p in tmp_path.iterdir())
+    assert written == ["5 --arch a", "5 --arch b c"]
     assert run_jobs(command, JobPlan([["a"]], 1)) == 0
 
 
