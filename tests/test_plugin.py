@@ -77,13 +77,20 @@ class TestRecords:
         """pytest -n 2 records the same metrics and per-sample correctness as a serial run."""
         first = run_bench("-k", SMALL)
         first.result.assert_outcomes(passed=3)
-        second = run_bench("-k", SMALL, "-n", "2")
+        second = run_bench("-k", SMALL, "-n", "2", "-v")
         second.result.assert_outcomes(passed=3)
+        second.result.stdout.fnmatch_lines(["scheduling tests via ModelScheduling"])
         serial, parallel = first.records, second.records
         assert serial.keys() == parallel.keys()
         for cell, record in serial.items():
             assert parallel[cell]["metrics"] == record["metrics"]
             assert parallel[cell]["correct"] == record["correct"]
+
+    def test_an_explicit_dist_keeps_xdist_scheduler(self, run_bench: RunBench) -> None:
+        """--dist given: xdist's own scheduling, not the plugin's."""
+        result = run_bench("-k", "resnet18 and fp32", "-n", "2", "--dist", "load", "-v").result
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines(["scheduling tests via LoadScheduling"])
 
 
 class TestBadInput:

@@ -102,6 +102,16 @@ class BenchContext:
         pth = path.with_suffix(".pth")
         return pth if spec.is_float and not path.is_file() and pth.is_file() else path
 
+    def trains(self, spec: ModelSpec) -> bool:
+        """Whether loading ``spec``'s model trains a zoo checkpoint first (its own or, under
+        ``--rmq-ptq``, its float model's): the zoo builds it and its file is not there yet."""
+        if self.settings.checkpoints is not None or not self.profile.builds_checkpoints:
+            return False
+        if external_model(spec.arch) is not None:
+            return False
+        built = spec.float_spec() if self.uses_ptq(spec) else spec
+        return not checkpoint_path(built, self.profile.name, self.settings.zoo_root).is_file()
+
     def uses_ptq(self, spec: ModelSpec) -> bool:
         """Whether ``spec``'s checkpoint is made by post-training quantization in this run:
         ``--rmq-ptq``, a quantized model, and no file for it in ``--rmq-checkpoints``."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -101,10 +101,40 @@ def _settings(config: pytest.Config) -> BenchSettings:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> None:
-    """Under ``-n``, schedule by model (``--dist loadgroup``) unless ``--dist`` was given."""
+    """Under ``-n`` without ``--dist``, this plugin schedules the cells (see
+    :mod:`robustmq.benchmark.scheduling`)."""
     option = config.option
     if getattr(option, "numprocesses", None) and getattr(option, "dist", None) == "no":
-        option.dist = "loadgroup"
+        option.dist = "load"
+        config.stash[_schedules_key] = True
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """The controller's scheduler when it is this plugin's (None: xdist's own)."""
+    if not config.stash.get(_schedules_key, False):
+        return None
+    from robustmq.benchmark.context import BenchContext
+    from robustmq.benchmark.scheduling import ModelScheduling
+    from robustmq.zoo_jobs import BUILD_COST, BUILD_COSTS
+
+    settings = config.stash[settings_key]
+    try:
+        specs = settings.grid()
+        context = BenchContext(settings, lambda _message: None)
+        trains = {spec.id: spec.arch for spec in specs if context.trains(spec)}
+    except RobustMQError:  # a cell reports it; schedule as xdist would
+        return None
+    return ModelScheduling(
+        config,
+        log,
+        model_ids=[spec.id for spec in specs],
+        builds=trains,
+        costs=BUILD_COSTS.get(settings.profile, BUILD_COST),
+    )
+
+
+_schedules_key = pytest.StashKey[bool]()
 
 
 def _place_worker(config: pytest.Config, settings: BenchSettings) -> BenchSettings:
@@ -190,18 +220,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         raise pytest.UsageError(str(exc)) from exc
     profile = get_profile(settings.profile)
     metafunc.parametrize(("spec", "cell"), cell_params(family, profile, specs))
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Cells of one model form one xdist group: a worker loads each model once."""
-    if not any(hasattr(item, "callspec") for item in items):
-        return
-    from robustmq.benchmark.harness import spec_of
-
-    for item in items:
-        spec = spec_of(item)
-        if spec is not None:
-            item.add_marker(pytest.mark.xdist_group(name=spec.id))
 
 
 _journal_key = pytest.StashKey[dict[str, dict[str, object]]]()

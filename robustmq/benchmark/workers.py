@@ -2,8 +2,8 @@
 
 Under ``pytest -n N`` worker ``gw<i>`` evaluates on GPU ``i mod device_count`` when the run's
 device is CUDA, and otherwise limits torch to ``cpu_count // N`` threads (at least one), so that N
-workers do not oversubscribe the cores. Cells of one model form one xdist group (scheduled with
-``--dist loadgroup``), so a worker loads each model once and the records equal a serial run's.
+workers do not oversubscribe the cores. Which worker runs which cell:
+:mod:`robustmq.benchmark.scheduling`; the records equal a serial run's either way.
 """
 
 from __future__ import annotations
