@@ -129,7 +129,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         config,
         log,
         model_ids=[spec.id for spec in specs],
-        builds=trains,
+        trains=trains,
         costs=BUILD_COSTS.get(settings.profile, BUILD_COST),
     )
 

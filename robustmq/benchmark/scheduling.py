@@ -41,7 +41,7 @@ def cell_model(nodeid: str, model_ids: Sequence[str]) -> str | None:
 class ModelScheduling(LoadScopeScheduling):
     """xdist's scope scheduling with the scopes of this module's docstring.
 
-    ``builds`` maps each model this run will train to its architecture; ``model_ids`` are all
+    ``trains`` maps each model this run will train to its architecture; ``model_ids`` are all
     the run's models (to tell ``resnet18-fp32`` from a longer id that begins with it); ``costs``
     weighs an architecture's build (1.0 when missing).
     """
@@ -52,12 +52,12 @@ class ModelScheduling(LoadScopeScheduling):
         log: Producer | None = None,
         *,
         model_ids: Sequence[str] = (),
-        builds: Mapping[str, str] | None = None,
+        trains: Mapping[str, str] | None = None,
         costs: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__(config, log)
         self._model_ids = list(model_ids)
-        self._builds = dict(builds or {})
+        self._trains = dict(trains or {})
         self._costs = dict(costs or {})
         self._scopes: dict[str, str] = {}
         self._ordered = False
@@ -66,7 +66,7 @@ class ModelScheduling(LoadScopeScheduling):
         scope = self._scopes.get(nodeid)
         if scope is None:
             model = cell_model(nodeid, self._model_ids)
-            arch = self._builds.get(model) if model is not None else None
+            arch = self._trains.get(model) if model is not None else None
             scope = nodeid if arch is None else f"build {arch}"
             self._scopes[nodeid] = scope
         return scope

@@ -63,13 +63,13 @@ def cells(models: list[str]) -> list[str]:
 
 
 def run(
-    pytester: pytest.Pytester, collection: list[str], builds: dict[str, str]
+    pytester: pytest.Pytester, collection: list[str], trains: dict[str, str]
 ) -> tuple[list[list[str]], list[str]]:
     """Schedule ``collection`` over two fake workers, each completing its cells in order until
     none are left; returns the cells each ran, and the order the cells were handed out."""
     config = pytester.parseconfig("--tx=2*popen")
     costs = {"resnet50": 2.9, "resnet18": 1.0}
-    sched = ModelScheduling(config, model_ids=IDS, builds=builds, costs=costs)
+    sched = ModelScheduling(config, model_ids=IDS, trains=trains, costs=costs)
     workers = [FakeWorker("gw0"), FakeWorker("gw1")]
     for worker in workers:
         sched.add_node(worker)  # type: ignore[arg-type]
@@ -94,7 +94,7 @@ def run(
 
 def test_ready_models_are_shared_cell_by_cell(pytester: pytest.Pytester) -> None:
     collection = cells(IDS)
-    ran, _ = run(pytester, collection, builds={})
+    ran, _ = run(pytester, collection, trains={})
     assert sorted(ran[0] + ran[1]) == sorted(collection)
     for model in IDS:  # every model's cells on both workers
         assert all(any(f"[{model}-" in c for c in cells) for cells in ran)
@@ -106,12 +106,12 @@ def test_models_to_train_go_out_per_architecture_costliest_first(
     """resnet50 (cost 2.9) to one worker, both resnet18 models (1.0) to the other, float model
     first; the ready MobileNetV2 cells after them."""
     collection = cells(IDS)
-    builds = {
+    trains = {
         "resnet18-fp32": "resnet18",
         "resnet18-lsq-4bit": "resnet18",
         "resnet50-fp32": "resnet50",
     }
-    ran, handed = run(pytester, collection, builds)
+    ran, handed = run(pytester, collection, trains)
     by_worker = [{cell_model(c, IDS) for c in cells} for cells in ran]
     assert by_worker[0] >= {"resnet50-fp32"}
     assert by_worker[1] >= {"resnet18-fp32", "resnet18-lsq-4bit"}
